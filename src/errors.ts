@@ -1,0 +1,56 @@
+/**
+ * Findings and errors. Every problem meshform reports carries a stable code, a path into the spec
+ * (`clusters[1].podCIDR`), the offending value, the rule that was broken and the fix.
+ */
+
+export type Severity = 'error' | 'warning';
+
+/** One problem found in a spec, a values file, a facts file or the CA. */
+export interface Finding {
+  /** Stable machine-readable code, e.g. `CIDR_OVERLAP`, `ID_DUPLICATE`. */
+  code: string;
+  severity: Severity;
+  /** Path into the spec, e.g. `clusters[1].endpoint.nodePort`; `` for the whole file. */
+  path: string;
+  /** The offending value, already rendered for humans (never secret material). */
+  value?: string;
+  /** What is wrong, naming both sides where there are two. */
+  message: string;
+  /** The rule that was broken, stated generally. */
+  rule: string;
+  /** What to do about it. */
+  fix: string;
+}
+
+/** Exit codes, documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  findings: 1,
+  input: 2,
+  cluster: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * An error meant for the user: unusable input (exit 2) or an I/O / cluster failure (exit 3).
+ * The CLI prints `findings` (or the message) and exits with `exitCode`; never a stack trace.
+ */
+export class MeshformError extends Error {
+  readonly findings: Finding[];
+  readonly exitCode: ExitCode;
+  constructor(message: string, findings: Finding[] = [], exitCode: ExitCode = ExitCode.input) {
+    super(message);
+    this.name = 'MeshformError';
+    this.findings = findings;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Builds a single-finding input error. */
+export function inputError(f: Omit<Finding, 'severity'>): MeshformError {
+  return new MeshformError(f.message, [{ ...f, severity: 'error' }], ExitCode.input);
+}
+
+export function hasErrors(findings: readonly Finding[]): boolean {
+  return findings.some((f) => f.severity === 'error');
+}

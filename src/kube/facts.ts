@@ -1,0 +1,43 @@
+/**
+ * Facts about live clusters: what `discover` reads (DESIGN.md §8.1), or what a facts file given to
+ * `validate --facts` states. Keyed by cluster name. Every field is optional: a rule that needs a
+ * missing fact does not run.
+ */
+
+export type NodeRole = 'control-plane' | 'master' | 'etcd' | 'worker';
+
+export interface NodeFact {
+  name: string;
+  /** From labels node-role.kubernetes.io/*; a node with none of control-plane/master/etcd is a worker. */
+  roles: NodeRole[];
+  internalIPs: string[];
+  externalIPs: string[];
+  podCIDRs: string[];
+}
+
+export interface ClusterFacts {
+  nodes?: NodeFact[];
+  /** From the helm release or the HelmChart. */
+  ciliumVersion?: string;
+  chartVersion?: string;
+  /** From ConfigMap cilium-config. */
+  clusterName?: string;
+  clusterId?: number;
+  maxConnectedClusters?: number;
+  /** From HelmChart spec.set globals. */
+  clusterCIDR?: string[];
+  serviceCIDR?: string[];
+  rke2Version?: string;
+  /** Current user values of the rke2-cilium release. */
+  values?: Record<string, unknown>;
+  /** Service clustermesh-apiserver. */
+  service?: { type: string; nodePort?: number; loadBalancerIngress?: string[] };
+}
+
+export interface Facts {
+  clusters: Record<string, ClusterFacts>;
+}
+
+export function isWorker(n: NodeFact): boolean {
+  return !n.roles.some((r) => r === 'control-plane' || r === 'master' || r === 'etcd');
+}

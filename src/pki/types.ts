@@ -1,0 +1,45 @@
+import type { SecretPem } from './secret.js';
+
+/** A CA as meshform holds it. The key never leaves a SecretPem. */
+export interface CaMaterial {
+  certPem: string;
+  key: SecretPem;
+  subject: string;
+  /** SHA-256 fingerprint, `AB:CD:...`. */
+  fingerprint256: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export type LeafKind = 'server' | 'admin' | 'remote' | 'local';
+
+/** What a leaf certificate must say; two requests are equal when every field is. */
+export interface LeafRequest {
+  cluster: string;
+  kind: LeafKind;
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** server: serverAuth+clientAuth; the others: clientAuth. */
+  usage: 'server' | 'client';
+}
+
+export interface IssuedCert {
+  request: LeafRequest;
+  certPem: string;
+  key: SecretPem;
+  fingerprint256: string;
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** True when taken unchanged from an earlier render. */
+  reused: boolean;
+}
+
+export interface ClusterCerts {
+  server: IssuedCert;
+  admin: IssuedCert;
+  remote: IssuedCert;
+  /** Cilium 1.16+ only. */
+  local?: IssuedCert;
+}

@@ -1,0 +1,58 @@
+import type { Finding } from '../errors.js';
+import type { AuthMode, CertMethod, ValuesFile } from '../spec/types.js';
+import type { CaMaterial, ClusterCerts } from '../pki/types.js';
+import type { CiliumVersion, VersionFeatures } from '../util/version.js';
+
+/** How a peer reaches a cluster's clustermesh-apiserver: the `clustermesh.config.clusters` entry body. */
+export interface Dial {
+  /** Peer dials https://<name>.<domain>:<port>, the chart maps these IPs with hostAliases. */
+  ips?: string[];
+  /** Peer dials this address as is. */
+  address?: string;
+  port: number;
+}
+
+export interface PlannedCluster {
+  index: number;
+  name: string;
+  id: number;
+  version: CiliumVersion;
+  features: VersionFeatures;
+  chartVersion: string;
+  rke2Version?: string;
+  /** Whether this cluster's RKE2 supports HelmChartConfig spec.valuesSecrets. */
+  valuesSecrets: boolean;
+  kvstoremesh: boolean;
+  service: { type: 'NodePort'; nodePort: number } | { type: 'LoadBalancer'; loadBalancerIP?: string };
+  dial: Dial;
+  /** SANs of the clustermesh-apiserver server certificate beyond the chart's defaults. */
+  serverExtra: { dnsNames: string[]; ipAddresses: string[] };
+  /** Names of the clusters this one connects to, in spec order (full mesh unless the spec narrows it). */
+  peers: string[];
+  podCIDRs: string[];
+  serviceCIDRs: string[];
+  nodeCIDRs: string[];
+  disableKubeProxy: boolean;
+  hubbleUiNodePort?: number;
+  /** Method `provided` only. */
+  certs?: ClusterCerts;
+  values?: ValuesFile;
+}
+
+export interface MeshPlan {
+  name: string;
+  domain: string;
+  maxConnectedClusters: 255 | 511;
+  authMode: AuthMode;
+  certMethod: CertMethod;
+  release: string;
+  namespace: string;
+  apiserverReplicas: number;
+  /** Needed for methods `provided` and `helm` (`tls.ca` in values). */
+  ca?: CaMaterial;
+  clusters: PlannedCluster[];
+  /** Lookup by name. */
+  byName: Map<string, PlannedCluster>;
+  /** Warnings the plan raises (unknown newer version, inline secrets, ...). */
+  warnings: Finding[];
+}
