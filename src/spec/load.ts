@@ -1,0 +1,270 @@
+/**
+ * Loading `mesh.yaml`: YAML → schema (strict, did-you-mean) → normalised {@link MeshSpec} with
+ * defaults filled, relative paths resolved from the spec's folder and values files read. Every
+ * problem found along the way is collected; the caller gets one {@link MeshformError} (exit 2)
+ * carrying all of them, never another exception.
+ */
+import { dirname, resolve } from 'node:path';
+import type { Finding } from '../errors.js';
+import { ExitCode, MeshformError } from '../errors.js';
+import { formatIp, parseCidr, parseIp } from '../util/cidr.js';
+import { parseCiliumVersion, rke2ChartVersion } from '../util/version.js';
+import { issuesToFindings, formatPath } from './issues.js';
+import { locate, parseYamlText, readInputFile, readInputFileSync, type FileRole, type ParsedYaml } from './input.js';
+import { clusterSchema, meshSchema, type ClusterInput, type MeshInput } from './schema.js';
+import type { ClusterSpec, Endpoint, MeshSpec, ValuesFile } from './types.js';
+
+export { loadFacts, parseFacts } from './facts.js';
+
+/** NodePort of the clustermesh-apiserver Service when none is given (the chart's default). */
+export const DEFAULT_NODE_PORT = 32379;
+/** Port of the clustermesh-apiserver Service (LoadBalancer). */
+export const DEFAULT_APISERVER_PORT = 2379;
+
+const SPEC_ROLE: FileRole = { what: 'mesh spec', findingPath: '' };
+
+/**
+ * Reads and loads a mesh spec file.
+ * @throws MeshformError (exit 2) with every finding when the file is missing, unreadable, too
+ *   large, malformed or invalid, or names values files that are.
+ */
+export async function loadSpec(path: string): Promise<MeshSpec> {
+  const abs = resolve(path);
+  const text = await readInputFile(abs, SPEC_ROLE);
+  if (typeof text !== 'string') throw failure(abs, [text]);
+  return parseSpec(text, abs);
+}
+
+/**
+ * Parses the text of a mesh spec that lives at `path` (relative paths in it resolve from
+ * `dirname(path)`); reads the values files it names (synchronously).
+ * @throws MeshformError (exit 2) carrying all findings.
+ */
+export function parseSpec(text: string, path: string): MeshSpec {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  const parsed = parseYamlText(text, abs, SPEC_ROLE);
+  if (Array.isArray(parsed)) throw failure(abs, parsed);
+  const data = parsed.data;
+  if (!isMap(data)) {
+    throw failure(abs, [
+      {
+        code: 'SPEC_NOT_A_MAP',
+        severity: 'error',
+        path: '',
+        value: data === null || data === undefined ? '(empty)' : Array.isArray(data) ? 'a list' : typeof data,
+        message: `mesh spec ${abs} is not a map of fields`,
+        rule: 'a mesh spec is a YAML map with apiVersion, kind, name, cilium and clusters',
+        fix: 'start from examples/seed/mesh.yaml',
+      },
+    ]);
+  }
+
+  const findings: Finding[] = [];
+  const top = meshSchema.safeParse(data);
+  if (!top.success) findings.push(...issuesToFindings(top.error.issues, data, meshSchema));
+  const mesh: MeshInput | undefined = top.success ? top.data : undefined;
+
+  const rawClusters = Array.isArray(data.clusters) ? (data.clusters as unknown[]) : [];
+  const names = rawClusters.map((c) => (isMap(c) && typeof c.name === 'string' ? c.name : undefined));
+  const meshVersion = mesh?.cilium.version ?? (isMap(data.cilium) && typeof data.cilium.version === 'string' ? data.cilium.version : '');
+
+  const clusters: ClusterSpec[] = [];
+  rawClusters.forEach((raw, i) => {
+    const r = clusterSchema.safeParse(raw);
+    if (!r.success) {
+      findings.push(...issuesToFindings(r.error.issues, raw, clusterSchema, ['clusters', i]));
+      return;
+    }
+    clusters.push(normalizeCluster(r.data, i, dir, meshVersion, names, findings));
+  });
+
+  if (findings.length > 0 || !mesh) throw failure(abs, findings.map((f) => withLine(f, parsed)));
+
+  const [min, max] = mesh.nodePortRange.trim().split('-').map(Number) as [number, number];
+  return {
+    path: abs,
+    dir,
+    name: mesh.name,
+    cilium: mesh.cilium,
+    domain: mesh.domain,
+    maxConnectedClusters: mesh.maxConnectedClusters,
+    authMode: mesh.authMode,
+    certificates: mesh.certificates,
+    ...(mesh.ca ? { ca: { cert: resolve(dir, mesh.ca.cert), key: resolve(dir, mesh.ca.key) } } : {}),
+    apiserver: mesh.apiserver,
+    nodePortRange: { min, max },
+    clusters,
+  };
+}
+
+function normalizeCluster(
+  c: ClusterInput,
+  i: number,
+  dir: string,
+  meshVersion: string,
+  names: readonly (string | undefined)[],
+  findings: Finding[],
+): ClusterSpec {
+  const at = (...rest: (string | number)[]) => formatPath(['clusters', i, ...rest]);
+  let values: ValuesFile | undefined;
+  if (c.values !== undefined) {
+    const r = loadValuesFile(resolve(dir, c.values), at('values'));
+    if (Array.isArray(r)) findings.push(...r);
+    else values = r;
+  }
+  const globals = isMap(values?.data.global) ? values.data.global : {};
+  const ciliumVersion = c.ciliumVersion ?? meshVersion;
+  const parsedVersion = parseCiliumVersion(ciliumVersion);
+  const kpr = values?.data.kubeProxyReplacement;
+
+  const cluster: ClusterSpec = {
+    index: i,
+    name: c.name,
+    id: c.id,
+    podCIDRs: cidrList(c.podCIDR) ?? cidrsFromValues(globals.clusterCIDR),
+    serviceCIDRs: cidrList(c.serviceCIDR) ?? cidrsFromValues(globals.serviceCIDR),
+    nodeCIDRs: cidrList(c.nodeCIDRs) ?? [],
+    endpoint: normalizeEndpoint(c.endpoint, i, findings),
+    ciliumVersion,
+    chartVersion: c.chartVersion ?? (parsedVersion ? rke2ChartVersion(parsedVersion) : ''),
+    tls: {
+      extraDnsNames: c.tls?.extraDnsNames ?? [],
+      extraIpAddresses: (c.tls?.extraIpAddresses ?? []).map(canonicalIp),
+    },
+    peers: c.peers ?? names.filter((n, j): n is string => j !== i && n !== undefined),
+    peersExplicit: c.peers !== undefined,
+    disableKubeProxy: c.disableKubeProxy ?? (kpr === true || kpr === 'true' || kpr === 'strict'),
+  };
+  if (c.kubeconfig !== undefined) cluster.kubeconfig = resolve(dir, c.kubeconfig);
+  if (c.context !== undefined) cluster.context = c.context;
+  if (values) cluster.values = values;
+  if (c.rke2Version !== undefined) cluster.rke2Version = c.rke2Version;
+  if (c.kvstoremesh !== undefined) cluster.kvstoremesh = c.kvstoremesh;
+  if (c.hubble?.ui?.nodePort !== undefined) cluster.hubbleUiNodePort = c.hubble.ui.nodePort;
+  return cluster;
+}
+
+function canonicalIp(text: string): string {
+  const ip = parseIp(text);
+  return ip ? formatIp(ip.family, ip.value) : text;
+}
+
+function cidrList(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return (Array.isArray(v) ? v : [v]).map((t) => {
+    const r = parseCidr(t);
+    return r.ok ? r.cidr.text : t;
+  });
+}
+
+/** RKE2's `global.clusterCIDR` / `serviceCIDR`: comma-separated, one per family. */
+function cidrsFromValues(v: unknown): string[] {
+  if (typeof v !== 'string') return [];
+  const out: string[] = [];
+  for (const part of v.split(',')) {
+    const r = parseCidr(part.trim());
+    if (r.ok) out.push(r.cidr.text);
+  }
+  return out;
+}
+
+const NODEPORT_KEYS = ['nodePort', 'ips'] as const;
+const LB_KEYS = ['loadBalancerIP', 'address', 'port'] as const;
+
+function normalizeEndpoint(e: ClusterInput['endpoint'], i: number, findings: Finding[]): Endpoint {
+  const at = (k?: string) => formatPath(k ? ['clusters', i, 'endpoint', k] : ['clusters', i, 'endpoint']);
+  const ep = e ?? {};
+  const np = NODEPORT_KEYS.filter((k) => ep[k] !== undefined);
+  const lb = LB_KEYS.filter((k) => ep[k] !== undefined);
+  const rule = 'a NodePort endpoint has nodePort and ips; a LoadBalancer endpoint has loadBalancerIP and/or address, and port';
+  if (ep.type === undefined && np.length > 0 && lb.length > 0) {
+    findings.push({
+      code: 'ENDPOINT_TYPE_AMBIGUOUS',
+      severity: 'error',
+      path: at(),
+      value: `${np.join(', ')} + ${lb.join(', ')}`,
+      message: `${at()} mixes NodePort keys (${np.join(', ')}) with LoadBalancer keys (${lb.join(', ')})`,
+      rule,
+      fix: `keep the keys of one type, or set ${at('type')} and drop the others`,
+    });
+  } else if (ep.type !== undefined) {
+    const wrong = ep.type === 'NodePort' ? lb : np;
+    for (const k of wrong) {
+      findings.push({
+        code: 'ENDPOINT_TYPE_MISMATCH',
+        severity: 'error',
+        path: at(k),
+        value: String(ep[k]),
+        message: `${at(k)} does not belong to an endpoint of type ${ep.type}`,
+        rule,
+        fix: `remove ${k}, or change ${at('type')}`,
+      });
+    }
+  }
+  const type = ep.type ?? (np.length > 0 ? 'NodePort' : lb.length > 0 ? 'LoadBalancer' : 'NodePort');
+  if (type === 'NodePort') {
+    return { type, nodePort: ep.nodePort ?? DEFAULT_NODE_PORT, ips: (ep.ips ?? []).map(canonicalIp) };
+  }
+  const out: Endpoint = { type, port: ep.port ?? DEFAULT_APISERVER_PORT };
+  if (ep.loadBalancerIP !== undefined) out.loadBalancerIP = canonicalIp(ep.loadBalancerIP);
+  if (ep.address !== undefined) out.address = ep.address;
+  return out;
+}
+
+/**
+ * Reads and parses a values file (comments kept in `doc`), or returns the findings that say why
+ * not, at `findingPath`.
+ */
+export function loadValuesFile(absPath: string, findingPath: string): ValuesFile | Finding[] {
+  const role: FileRole = { what: 'values file', findingPath };
+  const text = readInputFileSync(absPath, role);
+  if (typeof text !== 'string') return [text];
+  const parsed = parseYamlText(text, absPath, role, 'VALUES');
+  if (Array.isArray(parsed)) return parsed;
+  const data = parsed.data ?? {};
+  if (!isMap(data)) {
+    return [
+      {
+        code: 'VALUES_NOT_A_MAP',
+        severity: 'error',
+        path: findingPath,
+        value: Array.isArray(data) ? 'a list' : typeof data,
+        message: `values file ${absPath} is not a map of Helm values`,
+        rule: 'a values file is a YAML map, as `helm get values -o yaml` prints',
+        fix: `replace ${absPath} with the output of: helm get values rke2-cilium -n kube-system -o yaml`,
+      },
+    ];
+  }
+  return { path: absPath, text, doc: parsed.doc, data };
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** `clusters[1].endpoint.nodePort` → `['clusters', 1, 'endpoint', 'nodePort']`. */
+export function parsePath(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  const re = /([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g;
+  for (const m of path.matchAll(re)) {
+    if (m[1] !== undefined) out.push(m[1]);
+    else if (m[2] !== undefined) out.push(Number(m[2]));
+    else if (m[3] !== undefined) out.push(JSON.parse(m[3]) as string);
+  }
+  return out;
+}
+
+/** Adds where in the file a finding sits, when the path points into it. */
+export function withLine(f: Finding, parsed: ParsedYaml): Finding {
+  if (f.path === '' || / line \d+/.test(f.message) || f.code.startsWith('FILE_') || f.code.startsWith('VALUES_')) return f;
+  const pos = locate(parsed, parsePath(f.path));
+  return pos ? { ...f, message: `${f.message} (line ${pos.line}, column ${pos.col})` } : f;
+}
+
+/** One exit-2 error carrying all findings about one file. */
+export function failure(path: string, findings: Finding[]): MeshformError {
+  const n = findings.length;
+  const head = n === 1 ? findings[0]!.message : `${n} problems`;
+  return new MeshformError(`${path}: ${head}`, findings, ExitCode.input);
+}

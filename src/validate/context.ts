@@ -1,0 +1,49 @@
+/** What the rule files share: the finding builder and path helpers. */
+import type { Finding, Severity } from '../errors.js';
+import type { Facts } from '../kube/facts.js';
+import type { CaMaterial } from '../pki/types.js';
+import type { ClusterSpec, MeshSpec } from '../spec/types.js';
+import { RULES, type RuleCode } from './catalogue.js';
+
+/** Inputs beyond the spec that some rules need; a rule whose input is absent does not run. */
+export interface ValidateContext {
+  /** Live facts (discover, or `validate --facts`). */
+  facts?: Facts;
+  /** The loaded shared CA. */
+  ca?: CaMaterial;
+  /** Findings of the PKI module about the CA (validity, key match...), merged as they are. */
+  caFindings?: Finding[];
+  /** The injected clock. */
+  now: Date;
+}
+
+export class Sink {
+  readonly findings: Finding[] = [];
+  add(code: RuleCode, path: string, value: string | undefined, message: string, fix: string, severity?: Severity): void {
+    const info = RULES[code];
+    const f: Finding = { code, severity: severity ?? info.severity, path, message, rule: info.rule, fix };
+    if (value !== undefined) f.value = value;
+    this.findings.push(f);
+  }
+}
+
+export const cpath = (c: ClusterSpec | number, ...rest: string[]): string =>
+  `clusters[${typeof c === 'number' ? c : c.index}]${rest.map((r) => (r.startsWith('[') ? r : `.${r}`)).join('')}`;
+
+/** Path of the j-th pod/service CIDR: `podCIDR` when it is the only one, else `podCIDR[j]`. */
+export function cidrPath(c: ClusterSpec, key: 'podCIDR' | 'serviceCIDR', j: number, count: number): string {
+  return count === 1 ? cpath(c, key) : cpath(c, key, `[${j}]`);
+}
+
+export type Rule = (spec: MeshSpec, ctx: ValidateContext, out: Sink) => void;
+
+export function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The values of a cluster as meshform knows them: its values file, else the discovered ones. */
+export function valuesOf(c: ClusterSpec, ctx: ValidateContext): { data: Record<string, unknown>; where: string } | undefined {
+  if (c.values) return { data: c.values.data, where: c.values.path };
+  const v = ctx.facts?.clusters[c.name]?.values;
+  return v ? { data: v, where: `the discovered values of ${c.name}` } : undefined;
+}
