@@ -87,7 +87,7 @@ export interface ParsedYaml {
 }
 
 /**
- * Parses one YAML document. Syntax errors (all of them), duplicate keys, several documents and
+ * Parses one YAML document. The first syntax error, duplicate keys, several documents and
  * alias bombs become findings at `role.findingPath`.
  */
 export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix = 'YAML'): ParsedYaml | Finding[] {
@@ -101,12 +101,13 @@ export function parseYamlText(text: string, displayPath: string, role: FileRole,
     return [syntax(codePrefix, displayPath, role, `cannot be parsed: ${err instanceof Error ? err.message : String(err)}`)];
   }
   if (doc.errors.length > 0) {
-    return doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
-      return syntax(codePrefix, displayPath, role, `${where}: ${first}`);
-    });
+    // Later syntax errors mostly cascade from the first one; report the earliest, and say how many follow.
+    const e = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0]!;
+    const pos = e.linePos?.[0];
+    const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
+    const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more error(s) after it)` : '';
+    return [syntax(codePrefix, displayPath, role, `${where}: ${first}${more}`)];
   }
   let data: unknown;
   try {

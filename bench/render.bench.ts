@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: wall time and peak RSS of a full render (all targets) for N = 2, 16, 64, 255, 511
+ * generated clusters (511 with maxConnectedClusters 511), each with a small user values file.
+ * Every N runs in its own child process so peak RSS is honest. "cold" issues every certificate,
+ * "warm" re-renders reusing them (method provided, through renderFromSpec); "render" is plan +
+ * render alone with stubbed certificates (the YAML side). Wall time and CPU time are both shown:
+ * on a busy machine CPU time is the steadier figure.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { planMesh } from '../src/plan/plan.js';
+import { renderMesh } from '../src/render/render.js';
+import { ALL_TARGETS, type RenderedFile } from '../src/render/types.js';
+import { FAKE_CA, fakeCertsFor, makeSpec, valuesFile } from '../test/render/helpers.js';
+
+const SIZES = [2, 16, 64, 255, 511];
+const USER_VALUES = `# helm get values rke2-cilium -n kube-system -o yaml
+global:
+  clusterCIDR: 10.42.0.0/16
+  serviceCIDR: 10.43.0.0/16
+hubble: # Enable Hubble for observability
+  enabled: true
+  relay:
+    enabled: true
+k8sServiceHost: 127.0.0.1
+k8sServicePort: 6443
+kubeProxyReplacement: true
+operator:
+  replicas: 1
+`;
+
+interface Result { n: number; mode: string; ms: number; cpuMs: number; rssMB: number; files: number; bytes: number; peerEntries: number }
+
+/**
+ * Counts the UTF-8 bytes of every file, inside the timed region: this makes V8 build each string's
+ * flat bytes (peer lists are slices of shared text until then), as the writer will have to.
+ */
+function materialize(files: RenderedFile[]): number {
+  let n = 0;
+  for (const f of files) n += Buffer.byteLength(f.content, 'utf8');
+  return n;
+}
+
+async function child(n: number, mode: 'cold' | 'warm' | 'render'): Promise<Result> {
+  const spec = makeSpec(n, { version: '1.17.6', maxConnectedClusters: n > 255 ? 511 : 255, values: () => valuesFile(USER_VALUES) });
+  let files: RenderedFile[];
+  let ms: number;
+  let bytes: number;
+  let cpu0 = process.cpuUsage();
+  if (mode === 'render') {
+    const certs = fakeCertsFor(spec);
+    cpu0 = process.cpuUsage();
+    const t = performance.now();
+    const plan = planMesh(spec, { ca: FAKE_CA, certs });
+    files = renderMesh(plan, { targets: ALL_TARGETS });
+    bytes = materialize(files);
+    ms = performance.now() - t;
+  } else {
+    const { renderFromSpec } = await import('../src/pipeline.js');
+    const { createCa, inspectCa } = await import('../src/pki/ca.js');
+    const now = new Date('2027-01-01T00:00:00Z');
+    const raw = await createCa({ commonName: 'bench CA', now, validityDays: 3650, algorithm: 'ecdsa-p256' });
+    const ca = inspectCa(raw.certPem, raw.key.reveal(), now, { cert: 'bench-ca.crt', key: 'bench-ca.key' }).ca!;
+    let existing: Map<string, { certPem: string; keyPem: string }> | undefined;
+    if (mode === 'warm') {
+      const first = await renderFromSpec(spec, { ca, now, targets: ALL_TARGETS });
+      existing = new Map();
+      for (const f of first.files) {
+        const m = /^secrets\/([^/]+)\/certs\/([a-z]+)\.(crt|key)$/.exec(f.path);
+        if (!m) continue;
+        const k = `${m[1]}/${m[2]}`;
+        const e = existing.get(k) ?? { certPem: '', keyPem: '' };
+        if (m[3] === 'crt') e.certPem = f.content;
+        else e.keyPem = f.content;
+        existing.set(k, e);
+      }
+    }
+    cpu0 = process.cpuUsage();
+    const t = performance.now();
+    files = (await renderFromSpec(spec, { ca, now, targets: ALL_TARGETS, ...(existing ? { existing } : {}) })).files;
+    bytes = materialize(files);
+    ms = performance.now() - t;
+  }
+  // CPU time of this process (main thread and pki worker threads): steadier than wall time on a busy machine.
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    n,
+    mode,
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rssMB: process.resourceUsage().maxRSS / 1024,
+    files: files.length,
+    bytes,
+    peerEntries: n * (n - 1),
+  };
+}
+
+async function main(): Promise<void> {
+  const [flag, nText, mode] = process.argv.slice(2);
+  if (flag === '--child') {
+    process.stdout.write(JSON.stringify(await child(Number(nText), mode as 'cold' | 'warm' | 'render')));
+    return;
+  }
+  let havePki = true;
+  try {
+    await import('../src/pipeline.js');
+    await import('../src/pki/ca.js');
+  } catch {
+    havePki = false;
+  }
+  // "render": plan + render with certificates stubbed (the YAML side alone); cold/warm: renderFromSpec.
+  const modes = havePki ? ['render', 'cold', 'warm'] : ['render'];
+  if (!havePki) console.log('pki module not available: only plan + render with certificates stubbed\n');
+  console.log(`${(await import('node:os')).cpus().length} CPUs, load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`);
+  console.log('    N  mode     peer entries   files      MB out    wall ms     CPU ms   peak RSS MB');
+  const self = fileURLToPath(import.meta.url);
+  for (const n of SIZES) {
+    for (const mode of modes) {
+      const r = spawnSync(process.execPath, [self, '--child', String(n), mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      if (r.status !== 0) {
+        console.log(`${String(n).padStart(5)}  ${mode.padEnd(7)}  failed: ${r.stderr.split('\n').slice(0, 3).join(' ')}`);
+        continue;
+      }
+      const x = JSON.parse(r.stdout) as Result;
+      console.log(
+        `${String(n).padStart(5)}  ${mode.padEnd(7)}${String(x.peerEntries).padStart(14)}${String(x.files).padStart(8)}` +
+          `${(x.bytes / 1e6).toFixed(1).padStart(12)}${x.ms.toFixed(0).padStart(11)}${x.cpuMs.toFixed(0).padStart(11)}${x.rssMB.toFixed(0).padStart(14)}`,
+      );
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,112 @@
+/**
+ * The `meshform` command line: thin wiring from flags to the library; one top-level handler maps
+ * errors to messages and exit codes (0 ok, 1 findings, 2 usage or input error, 3 cluster/IO failure).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, MeshformError } from '../errors.js';
+import { formatFindings, processIo, type Io } from './io.js';
+import { validateCommand } from './validate.js';
+import { renderCommand } from './render.js';
+import { caImportCommand, caInitCommand, caShowCommand } from './ca.js';
+import { ALL_TARGETS } from '../render/types.js';
+
+const VERSION = '0.1.0';
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+}
+
+export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+  const program = new Command('meshform')
+    .description('Form and keep a Cilium Cluster Mesh between RKE2 clusters, the GitOps way.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+
+  program
+    .command('validate')
+    .description('check a mesh spec against every rule before anything is written or applied')
+    .argument('<spec>', 'the mesh file (mesh.yaml)')
+    .option('--facts <file>', 'facts about the live clusters (nodes with roles and IPs) for the live rules')
+    .addOption(outputOption())
+    .action(async (spec: string, opts: { facts?: string; output: 'table' | 'json' }) => {
+      setCode(await validateCommand(io, spec, opts));
+    });
+
+  program
+    .command('render')
+    .description('write Helm values, RKE2 HelmChartConfigs, Rancher/Terraform fragments and a Fleet bundle for every cluster')
+    .argument('<spec>', 'the mesh file (mesh.yaml)')
+    .requiredOption('--out <dir>', 'output folder (secrets/ inside it is 0700 and git-ignored)')
+    .option('--targets <list>', `comma-separated subset of ${ALL_TARGETS.join(',')}`, ALL_TARGETS.join(','))
+    .option('--facts <file>', 'facts about the live clusters for the live rules')
+    .addOption(new Option('-o, --output <format>', 'summary format').choices(['table', 'json']).default('table'))
+    .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json' }) => {
+      setCode(await renderCommand(io, spec, opts));
+    });
+
+  const ca = program.command('ca').description('the shared certificate authority every cluster of the mesh trusts');
+  ca.command('init')
+    .description('create a new shared CA (ca.crt, and ca.key with mode 0600)')
+    .argument('[dir]', 'folder for ca.crt and ca.key (default: the CA paths of --spec, else ./ca)')
+    .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
+    .addOption(new Option('--algorithm <alg>', 'key algorithm').choices(['ecdsa-p256', 'rsa-2048', 'rsa-4096']).default('ecdsa-p256'))
+    .option('--days <n>', 'validity in days', '3650')
+    .option('--cn <name>', 'subject common name', 'Cilium CA')
+    .option('--force', 'overwrite existing CA files', false)
+    .action(async (dir: string | undefined, opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean }) => {
+      setCode(await caInitCommand(io, dir, opts));
+    });
+  ca.command('import')
+    .description('import an existing CA: PEM files or a cilium-ca Secret (kubectl get secret cilium-ca -o yaml)')
+    .argument('<source>', 'a folder with ca.crt/ca.key, a PEM certificate file (its key beside it as .key), or a Secret manifest')
+    .argument('[dir]', 'folder for ca.crt and ca.key (default: the CA paths of --spec, else ./ca)')
+    .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
+    .option('--force', 'overwrite existing CA files', false)
+    .action(async (source: string, dir: string | undefined, opts: { spec?: string; force: boolean }) => {
+      setCode(await caImportCommand(io, source, dir, opts));
+    });
+  ca.command('show')
+    .description('show subject, fingerprint and expiry of the CA (never the key)')
+    .argument('[dir]', 'folder with ca.crt/ca.key (default: the CA paths of --spec, else ./ca)')
+    .option('--spec <file>', 'use the ca.cert / ca.key paths named in this mesh file')
+    .addOption(outputOption())
+    .action(async (dir: string | undefined, opts: { spec?: string; output: 'table' | 'json' }) => {
+      setCode(await caShowCommand(io, dir, opts));
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    return handleError(io, err);
+  }
+}
+
+export function handleError(io: Io, err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version are successful exits; everything else commander rejects is a usage error.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.input;
+  }
+  if (err instanceof MeshformError) {
+    if (err.findings.length > 0) io.err(formatFindings(err.findings));
+    else io.err(`meshform: ${err.message}`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.err(`meshform: internal error: ${message}`);
+  if (io.env.MESHFORM_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
+  io.err('This is a bug in meshform; please report it with the command you ran (never include key files).');
+  return ExitCode.cluster;
+}

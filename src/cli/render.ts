@@ -1,0 +1,148 @@
+import { relative, resolve } from 'node:path';
+import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
+import { prepare } from '../prepare.js';
+import { renderFromSpec } from '../pipeline.js';
+import { readCertStore } from '../pki/store.js';
+import { writeOutput, type WriteResult } from '../write/atomic.js';
+import { ALL_TARGETS, type Target } from '../render/types.js';
+import type { MeshPlan, PlannedCluster } from '../plan/types.js';
+import { paths } from '../render/render.js';
+import { formatFindings, table, type Io, type OutputFormat } from './io.js';
+
+export function parseTargets(list: string): Target[] {
+  const wanted = list.split(',').map((t) => t.trim()).filter(Boolean);
+  const bad = wanted.filter((t) => !(ALL_TARGETS as readonly string[]).includes(t));
+  if (bad.length > 0 || wanted.length === 0) {
+    throw new MeshformError('bad --targets', [
+      {
+        code: 'USAGE_TARGETS',
+        severity: 'error',
+        path: '--targets',
+        value: list,
+        message: bad.length ? `unknown target(s): ${bad.join(', ')}` : 'no target given',
+        rule: `targets are a comma-separated subset of ${ALL_TARGETS.join(',')}`,
+        fix: `e.g. --targets ${ALL_TARGETS.join(',')}`,
+      },
+    ]);
+  }
+  return ALL_TARGETS.filter((t) => wanted.includes(t));
+}
+
+function endpointText(c: PlannedCluster): string {
+  const where = c.dial.address ?? (c.dial.ips ?? []).join(',');
+  return c.service.type === 'NodePort' ? `NodePort ${c.service.nodePort} on ${where}` : `LoadBalancer ${where}:${c.dial.port}`;
+}
+
+function summaryJson(plan: MeshPlan, outDir: string, w: WriteResult, warnings: Finding[]) {
+  return {
+    mesh: plan.name,
+    out: outDir,
+    clusters: plan.clusters.map((c) => ({
+      name: c.name,
+      id: c.id,
+      cilium: c.version.raw,
+      chartVersion: c.chartVersion,
+      podCIDRs: c.podCIDRs,
+      serviceCIDRs: c.serviceCIDRs,
+      endpoint: { service: c.service, ...c.dial },
+      peers: c.peers,
+    })),
+    peerEntries: plan.clusters.reduce((n, c) => n + c.peers.length, 0),
+    files: w,
+    warnings,
+  };
+}
+
+function shortList(items: string[], max = 3): string {
+  return items.length <= max ? items.join(',') : `${items.slice(0, max).join(',')},… (${items.length})`;
+}
+
+export async function renderCommand(
+  io: Io,
+  specPath: string,
+  opts: { out: string; targets: string; facts?: string; output: OutputFormat },
+): Promise<number> {
+  const targets = parseTargets(opts.targets);
+  const now = io.now();
+  let prepared;
+  try {
+    prepared = await prepare(specPath, { factsPath: opts.facts, now });
+  } catch (err) {
+    if (err instanceof MeshformError && err.findings.length > 0) {
+      io.err(formatFindings(err.findings));
+      io.err(`meshform: ${specPath} cannot be used: nothing was written to ${opts.out}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  const { spec, ca, facts, findings } = prepared;
+  if (hasErrors(findings)) {
+    io.err(formatFindings(findings));
+    io.err(`meshform: ${specPath} is not valid: nothing was written to ${opts.out}`);
+    return ExitCode.input;
+  }
+  const outDir = resolve(io.cwd, opts.out);
+  const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
+  const { plan, files } = await renderFromSpec(spec, { ca, facts, existing, now, targets });
+  const warnings = [...findings, ...plan.warnings];
+  const written = await writeOutput(outDir, files);
+
+  if (opts.output === 'json') {
+    io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings), null, 2));
+    return ExitCode.ok;
+  }
+  if (warnings.length > 0) io.err(formatFindings(warnings));
+  const links = plan.clusters.reduce((n, c) => n + c.peers.length, 0);
+  const lines: string[] = [];
+  lines.push(`Rendered mesh "${plan.name}": ${plan.clusters.length} clusters, ${links} peer entries, certificates: ${plan.certMethod}, authMode: ${plan.authMode}`);
+  lines.push('');
+  lines.push(
+    table(
+      ['CLUSTER', 'ID', 'CILIUM', 'PODS', 'SERVICES', 'ENDPOINT', 'PEERS'],
+      plan.clusters.map((c) => [
+        c.name,
+        String(c.id),
+        c.version.raw,
+        c.podCIDRs.join(','),
+        c.serviceCIDRs.join(','),
+        endpointText(c),
+        shortList(c.peers),
+      ]),
+    ),
+  );
+  lines.push('');
+  const rel = relative(io.cwd, outDir) || '.';
+  lines.push(`Files in ${rel}/: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed`);
+  const dirs = new Map<string, number>();
+  for (const f of files) {
+    const top = f.path.includes('/') ? f.path.slice(0, f.path.indexOf('/') + 1) : f.path;
+    dirs.set(top, (dirs.get(top) ?? 0) + 1);
+  }
+  const what: Record<string, string> = {
+    'values/': 'Helm values per cluster (helm upgrade -f values/<c>.yaml -f secrets/<c>.values.yaml)',
+    'rke2/': 'RKE2 HelmChartConfig per cluster (kubectl apply --server-side)',
+    'rancher/': 'Rancher/Terraform chart_values and machine_global_config fragments',
+    'fleet/': 'Fleet bundle shipping the HelmChartConfigs',
+    'secrets/': 'keys and certificates (0600, git-ignored): never commit',
+    'plan.json': 'the mesh plan: clusters, peers, endpoints, certificate fingerprints (no keys)',
+  };
+  for (const [d, n] of [...dirs].sort()) lines.push(`  ${d.padEnd(10)} ${String(n).padStart(4)}  ${what[d] ?? ''}`.trimEnd());
+  lines.push('');
+  if (targets.includes('rke2')) {
+    lines.push('Next: review the files (git diff), then apply each cluster\'s HelmChartConfig (Secrets first), e.g.');
+    for (const c of spec.clusters.slice(0, 3)) {
+      const manifests = files
+        .map((f) => f.path)
+        .filter((p) => p.startsWith(`secrets/${c.name}/`) && p.endsWith('.yaml') && !p.includes('/certs/') && p !== paths.rke2ConfigInline(c.name));
+      const hcc = files.find((f) => f.path === paths.rke2Config(c.name) || f.path === paths.rke2ConfigInline(c.name));
+      if (!hcc) continue;
+      const target = c.context ? `--context ${c.context}` : c.kubeconfig ? `--kubeconfig ${relative(io.cwd, c.kubeconfig)}` : `--context ${c.name}`;
+      const args = [...manifests, hcc.path].map((p) => `-f ${rel}/${p}`).join(' ');
+      lines.push(`  kubectl ${target} apply --server-side --field-manager meshform ${args}`);
+    }
+    if (spec.clusters.length > 3) lines.push(`  … and likewise for the other ${spec.clusters.length - 3} clusters`);
+  }
+  lines.push(`Check again any time: meshform validate ${specPath}`);
+  io.out(lines.join('\n'));
+  return ExitCode.ok;
+}

@@ -1,0 +1,19 @@
+import { ExitCode, hasErrors } from '../errors.js';
+import { prepare } from '../prepare.js';
+import { formatFindingsTable, findingsReport } from '../validate/report.js';
+import type { Io, OutputFormat } from './io.js';
+
+export async function validateCommand(io: Io, specPath: string, opts: { facts?: string; output: OutputFormat }): Promise<number> {
+  const { spec, findings } = await prepare(specPath, { factsPath: opts.facts, now: io.now() });
+  const failed = hasErrors(findings);
+  if (opts.output === 'json') {
+    io.out(JSON.stringify(findingsReport(findings), null, 2));
+  } else if (findings.length === 0) {
+    io.out(`${specPath}: mesh "${spec.name}" with ${spec.clusters.length} clusters is valid`);
+  } else {
+    io.out(formatFindingsTable(findings));
+    const errors = findings.filter((f) => f.severity === 'error').length;
+    io.err(`${specPath}: ${errors} error(s), ${findings.length - errors} warning(s)`);
+  }
+  return failed ? ExitCode.findings : ExitCode.ok;
+}

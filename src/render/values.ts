@@ -1,0 +1,411 @@
+/**
+ * The Helm values meshform owns (the "mesh keys") and how they are merged into the user's own
+ * values file without losing its comments or key order.
+ *
+ * Speed matters here (511 clusters × 510 peers, several targets each), so the `yaml` Document is
+ * used only where comments must survive: mesh keys under a top-level key the user's file already
+ * has are merged node by node; every other mesh key is printed after the user's keys by the small
+ * plain-data emitter (emit.ts). The peer list, the one part that grows with N², never becomes YAML
+ * nodes: it is a placeholder scalar until the text is printed, then that line is replaced by the
+ * list from PeerPrinter, which prints each peer once per indent and, in a full mesh, hands every
+ * cluster two slices of one shared text.
+ */
+import { Document, isCollection, isMap, isScalar, Pair, Scalar, visit, YAMLMap, YAMLSeq, type Node } from 'yaml';
+import { CERT_MANAGER_ISSUER } from '../plan/plan.js';
+import type { MeshPlan, PlannedCluster } from '../plan/types.js';
+import type { IssuedCert } from '../pki/types.js';
+import { emitFlow, emitYaml, indentLines, isPlainSafe, scalarString, type Plain } from './emit.js';
+
+type PlainMap = { [key: string]: Plain };
+
+/** Stands for the peer list in the document until the text is spliced. */
+export const PEERS_TOKEN = 'meshform-peers-placeholder-9d41c7';
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+/** Value paths that hold key material; stripped from the user's values, written only under secrets/. */
+export const SECRET_PATHS: readonly (readonly string[])[] = [
+  ['tls', 'ca', 'cert'],
+  ['tls', 'ca', 'key'],
+  ...['server', 'admin', 'remote', 'client'].flatMap((k) => [
+    ['clustermesh', 'apiserver', 'tls', k, 'cert'],
+    ['clustermesh', 'apiserver', 'tls', k, 'key'],
+  ]),
+];
+
+/** The non-secret mesh keys for one cluster, with the peer list as PEERS_TOKEN. */
+export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
+  const f = c.features;
+  const service: PlainMap =
+    c.service.type === 'NodePort'
+      ? { type: 'NodePort', nodePort: c.service.nodePort }
+      : c.service.loadBalancerIP
+        ? { type: 'LoadBalancer', loadBalancerIP: c.service.loadBalancerIP }
+        : { type: 'LoadBalancer' };
+  const auto: PlainMap =
+    plan.certMethod === 'provided'
+      ? { enabled: false }
+      : plan.certMethod === 'certmanager'
+        ? { enabled: true, method: 'certmanager', certManagerIssuerRef: { ...CERT_MANAGER_ISSUER } }
+        : { enabled: true, method: plan.certMethod };
+  const tls: PlainMap = { authMode: plan.authMode, auto };
+  // From 1.19 provided certificates are pre-created Secrets; this stops the chart's deprecated
+  // tls-provided templates from rendering (and failing on) empty cert values.
+  if (plan.certMethod === 'provided' && !f.certsInValues) tls.enableSecrets = false;
+  tls.server = { extraDnsNames: [...c.serverExtra.dnsNames], extraIpAddresses: [...c.serverExtra.ipAddresses] };
+  const out: PlainMap = {
+    cluster: { name: c.name, id: c.id },
+    clustermesh: {
+      useAPIServer: true,
+      maxConnectedClusters: plan.maxConnectedClusters,
+      config: { enabled: true, domain: plan.domain, clusters: PEERS_TOKEN },
+      apiserver: {
+        replicas: plan.apiserverReplicas,
+        service,
+        kvstoremesh: { enabled: c.kvstoremesh },
+        tls,
+      },
+    },
+  };
+  if (c.hubbleUiNodePort !== undefined) {
+    out.hubble = { ui: { service: { type: 'NodePort', nodePort: c.hubbleUiNodePort } } };
+  }
+  return out;
+}
+
+/** The secret values for one cluster (`tls.ca`, and certs in values up to 1.18), or undefined. */
+export function secretKeys(plan: MeshPlan, c: PlannedCluster): PlainMap | undefined {
+  const out: PlainMap = {};
+  if (plan.ca) out.tls = { ca: { cert: b64(plan.ca.certPem), key: b64(plan.ca.key.reveal()) } };
+  if (plan.certMethod === 'provided' && c.certs && c.features.certsInValues) {
+    const pair = (x: IssuedCert): PlainMap => ({ cert: b64(x.certPem), key: b64(x.key.reveal()) });
+    out.clustermesh = {
+      apiserver: { tls: { server: pair(c.certs.server), admin: pair(c.certs.admin), remote: pair(c.certs.remote) } },
+    };
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** One peer's `clustermesh.config.clusters` entry without its name (list form adds `name`). */
+function peerEntry(peer: PlannedCluster): PlainMap {
+  const body: PlainMap = {};
+  if (peer.dial.address !== undefined) body.address = peer.dial.address;
+  else body.ips = [...(peer.dial.ips ?? [])];
+  body.port = peer.dial.port;
+  return body;
+}
+
+/**
+ * Prints peer lists. Each peer's entry is printed once per indent and form. In a full mesh in spec
+ * order (the normal case) a cluster's list is the list of all clusters minus its own entry, so it
+ * is taken as two slices of one shared text: no per-cluster copy of N entries at render time.
+ */
+export class PeerPrinter {
+  readonly #plan: MeshPlan;
+  /** `${form}${indent}` → entry text by cluster index. */
+  readonly #entries = new Map<string, string[]>();
+  /** `${form}${indent}` → all entries in cluster order, and where each one starts. */
+  readonly #all = new Map<string, { text: string; offsets: number[] }>();
+  /** Cluster name → position in plan.clusters. */
+  readonly #pos: Map<string, number>;
+  constructor(plan: MeshPlan) {
+    this.#plan = plan;
+    this.#pos = new Map(plan.clusters.map((c, i) => [c.name, i]));
+  }
+
+  #entriesFor(mapForm: boolean, indent: number): string[] {
+    const slot = `${mapForm ? 'm' : 'l'}${indent}`;
+    let list = this.#entries.get(slot);
+    if (!list) {
+      const pad = ' '.repeat(indent);
+      // One line per peer: half the bytes of block style at 511 clusters, and a one-line diff per change.
+      list = this.#plan.clusters.map((peer) => {
+        const body = peerEntry(peer);
+        return mapForm ? `${pad}${scalarString(peer.name)}: ${emitFlow(body)}\n` : `${pad}- ${emitFlow({ name: peer.name, ...body })}\n`;
+      });
+      this.#entries.set(slot, list);
+    }
+    return list;
+  }
+
+  #allFor(mapForm: boolean, indent: number): { text: string; offsets: number[] } {
+    const slot = `${mapForm ? 'm' : 'l'}${indent}`;
+    let all = this.#all.get(slot);
+    if (!all) {
+      const entries = this.#entriesFor(mapForm, indent);
+      const offsets = [0];
+      for (const e of entries) offsets.push(offsets[offsets.length - 1]! + e.length);
+      all = { text: entries.join(''), offsets };
+      this.#all.set(slot, all);
+    }
+    return all;
+  }
+
+  /** True when `c.peers` is every other cluster in spec order. */
+  #fullMeshOrder(c: PlannedCluster, me: number): boolean {
+    const all = this.#plan.clusters;
+    if (c.peers.length !== all.length - 1) return false;
+    for (let i = 0; i < c.peers.length; i++) {
+      if (c.peers[i] !== all[i < me ? i : i + 1]!.name) return false;
+    }
+    return true;
+  }
+
+  /** The peer list of `c` as block YAML at `indent` (or `[]`/`{}` inline when there are none). */
+  block(c: PlannedCluster, indent: number): { inline?: string; text?: string } {
+    const mapForm = c.features.clustersMap;
+    if (c.peers.length === 0) return { inline: mapForm ? '{}' : '[]' };
+    const me = this.#pos.get(c.name);
+    if (me === undefined) throw new Error(`cluster ${c.name} is not in the plan`);
+    if (this.#fullMeshOrder(c, me)) {
+      const { text, offsets } = this.#allFor(mapForm, indent);
+      return { text: text.slice(0, offsets[me]) + text.slice(offsets[me + 1]) };
+    }
+    const entries = this.#entriesFor(mapForm, indent);
+    const parts: string[] = new Array(c.peers.length);
+    for (let i = 0; i < c.peers.length; i++) {
+      const at = this.#pos.get(c.peers[i]!);
+      if (at === undefined) throw new Error(`cluster ${c.name} lists unknown peer ${c.peers[i]}`);
+      parts[i] = entries[at]!;
+    }
+    return { text: parts.join('') };
+  }
+}
+
+function toNode(v: Plain): Node {
+  if (Array.isArray(v)) {
+    const seq = new YAMLSeq();
+    for (const x of v) seq.items.push(toNode(x));
+    return seq;
+  }
+  if (typeof v === 'object' && v !== null) {
+    const map = new YAMLMap();
+    for (const k of Object.keys(v)) map.items.push(pairOf(k, v[k]!));
+    return map;
+  }
+  const s = new Scalar(v);
+  // The yaml library prints YAML 1.2; Helm reads YAML 1.1, where e.g. `on` is a bool.
+  if (typeof v === 'string' && !isPlainSafe(v)) s.type = Scalar.QUOTE_DOUBLE;
+  return s;
+}
+
+function pairOf(k: string, v: Plain): Pair<Node, Node> {
+  return new Pair(toNode(k), toNode(v));
+}
+
+/** Merges `data` into the map node `map`; existing keys keep their place, new keys are appended. */
+function mergeMap(map: YAMLMap, data: PlainMap): void {
+  map.flow = false;
+  for (const key of Object.keys(data)) {
+    const v = data[key]!;
+    const pair = map.items.find((p) => (isScalar(p.key) ? p.key.value === key : p.key === key));
+    const isObj = typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!pair) {
+      map.items.push(pairOf(key, v));
+    } else if (isObj && isMap(pair.value)) {
+      // A flow map turns block; its trailing comment would land after the block, so keep it on the key.
+      if (pair.value.flow && pair.value.comment && isScalar(pair.key) && !pair.key.comment) {
+        pair.key.comment = pair.value.comment;
+        pair.value.comment = undefined;
+      }
+      mergeMap(pair.value, v);
+    } else {
+      const node = toNode(v);
+      const old = pair.value;
+      // Keep the user's line comment on a scalar meshform overwrote (e.g. `enabled: false # why`).
+      if (isScalar(old) && isScalar(node) && v !== PEERS_TOKEN) {
+        if (old.comment) node.comment = old.comment;
+        if (old.commentBefore) node.commentBefore = old.commentBefore;
+      }
+      pair.value = node;
+    }
+  }
+}
+
+/** Which values variants to print for one cluster. */
+export interface VariantRequest {
+  /** The user's values as they are (with `global`) plus the mesh keys: `values/<c>.yaml`. */
+  full?: boolean;
+  /** Without the `global` block RKE2's helm-controller injects itself: HelmChartConfig, Rancher. */
+  noGlobal?: boolean;
+  /** Without `global`, with these secret keys merged in: an inline HelmChartConfig under secrets/. */
+  inlineSecrets?: PlainMap;
+}
+
+/**
+ * The cluster's values (its own file, comments and key order kept) with the mesh keys merged in,
+ * split around the peer list so that it can be placed at any indent without re-indenting the
+ * (large) peer list.
+ */
+export interface ValuesParts {
+  cluster: PlannedCluster;
+  /** Text before the `clusters:` line, at column 0. */
+  head: string;
+  /** The `clusters:` line up to and including the colon (with its own indent). */
+  keyLine: string;
+  indent: number;
+  /** Text after the peer list, at column 0. */
+  tail: string;
+}
+
+function isPlainMap(v: Plain | undefined): v is PlainMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain data; `b` wins on conflicts, maps merge, keys of `a` keep their order. */
+function mergePlain(a: Plain | undefined, b: Plain): Plain {
+  if (!isPlainMap(a) || !isPlainMap(b)) return b;
+  const out: PlainMap = { ...a };
+  for (const k of Object.keys(b)) out[k] = mergePlain(out[k], b[k]!);
+  return out;
+}
+
+function hasTopKey(root: YAMLMap, key: string): boolean {
+  return root.items.some((p) => (isScalar(p.key) ? p.key.value === key : p.key === key));
+}
+
+/**
+ * Merges `data` into the values: a top-level key the user's document already has is merged node
+ * by node (so the user's comments and order stay); any other key joins `appended`, plain data
+ * printed by the fast emitter after the user's keys. Either way new keys come after existing ones.
+ */
+function mergeSplit(root: YAMLMap, appended: PlainMap, data: PlainMap): void {
+  for (const key of Object.keys(data)) {
+    const v = data[key]!;
+    if (hasTopKey(root, key)) mergeMap(root, { [key]: v });
+    else appended[key] = mergePlain(appended[key], v);
+  }
+}
+
+/**
+ * Prints the requested variants of one cluster's values. The user's document is cloned once,
+ * cleaned (key material removed, `hubble: # note` comments kept on their key) and printed once per
+ * variant; mesh keys it does not already have are printed by the plain-data emitter.
+ */
+export function valuesVariants(
+  plan: MeshPlan,
+  c: PlannedCluster,
+  want: VariantRequest,
+  mesh: PlainMap = meshKeys(plan, c),
+): { full?: ValuesParts; noGlobal?: ValuesParts; inline?: ValuesParts } {
+  const doc = c.values ? c.values.doc.clone() : new Document({});
+  if (c.values) {
+    keepKeyLineComments(doc, c.values.text);
+    expandAliases(doc);
+  }
+  if (!isMap(doc.contents)) doc.contents = new YAMLMap() as never;
+  // The text is embedded in other documents (HelmChartConfig, Rancher): no directives, no `---`.
+  if (doc.directives) {
+    doc.directives.docStart = null;
+    doc.directives.yaml.explicit = false;
+  }
+  const root = doc.contents as unknown as YAMLMap;
+  root.flow = false;
+  for (const p of SECRET_PATHS) if (doc.hasIn(p)) doc.deleteIn(p);
+  const appended: PlainMap = {};
+  mergeSplit(root, appended, mesh);
+  const print = (tail: PlainMap): ValuesParts => {
+    let userText = '';
+    if (root.items.length > 0) userText = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+    else {
+      // An empty user file prints as `{}`; keep only its comments.
+      const comments = [doc.commentBefore, root.commentBefore, root.comment, doc.comment].filter(Boolean).join('\n');
+      if (comments) userText = comments.replace(/^/gm, '#') + '\n';
+    }
+    return splitAtPeers(c, userText + (Object.keys(tail).length ? emitYaml(tail) : ''));
+  };
+  const out: { full?: ValuesParts; noGlobal?: ValuesParts; inline?: ValuesParts } = {};
+  if (want.full) out.full = print(appended);
+  if (want.noGlobal || want.inlineSecrets) {
+    doc.delete('global');
+    if (want.noGlobal) out.noGlobal = print(appended);
+    if (want.inlineSecrets) {
+      // Last, as it changes the document: secret keys merge into the user's keys or the mesh part.
+      mergeSplit(root, appended, want.inlineSecrets);
+      out.inline = print(appended);
+    }
+  }
+  return out;
+}
+
+function splitAtPeers(c: PlannedCluster, text: string): ValuesParts {
+  const at = text.indexOf(PEERS_TOKEN);
+  if (at < 0 || text.indexOf(PEERS_TOKEN, at + 1) >= 0) {
+    throw new Error('internal: the peer-list placeholder must appear exactly once');
+  }
+  const lineStart = text.lastIndexOf('\n', at) + 1;
+  const lineEnd = text.indexOf('\n', at);
+  const line = text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd);
+  const m = /^( *)([^ ].*): meshform-peers-placeholder-9d41c7$/.exec(line);
+  if (!m) throw new Error('internal: unexpected shape of the peer-list placeholder line');
+  return {
+    cluster: c,
+    head: text.slice(0, lineStart),
+    keyLine: `${m[1]}${m[2]}:`,
+    indent: m[1]!.length,
+    tail: lineEnd < 0 ? '' : text.slice(lineEnd + 1),
+  };
+}
+
+/**
+ * The values text with every line indented by `pad`. `escape` (Terraform heredocs) applies to
+ * the whole text; the peer list only goes through it when it holds something to escape.
+ */
+export function assembleValues(parts: ValuesParts, pad: string, peers: PeerPrinter, escape?: (s: string) => string): string {
+  const b = peers.block(parts.cluster, pad.length + parts.indent + 2);
+  let list = b.inline !== undefined ? ` ${b.inline}\n` : `\n${b.text}`;
+  let head = parts.head;
+  let tail = parts.tail;
+  if (escape) {
+    head = escape(head);
+    tail = escape(tail);
+    if (/[$%]\{/.test(list)) list = escape(list);
+  }
+  return indentLines(head, pad) + pad + parts.keyLine + list + indentLines(tail, pad);
+}
+
+/**
+ * Replaces every alias with a copy of what it points to: meshform removes `global` (and key
+ * material) from the user's values, and an alias into a removed block would no longer resolve.
+ */
+function expandAliases(doc: Document): void {
+  let found = false;
+  visit(doc, {
+    Alias() {
+      found = true;
+      return visit.BREAK;
+    },
+  });
+  if (!found) return;
+  visit(doc, {
+    Alias(_, alias) {
+      const target = alias.resolve(doc);
+      if (!target) return undefined;
+      const copy = target.clone() as Node;
+      if ('anchor' in copy) (copy as { anchor?: string }).anchor = undefined;
+      return copy;
+    },
+  });
+}
+
+/**
+ * The yaml library reads `hubble: # note` (a comment on the line of a key whose value is a block
+ * collection) as a comment before the collection and prints it on the next line. Put such a
+ * comment back on the key, using the source text to tell it from a comment that really stood on
+ * its own line.
+ */
+function keepKeyLineComments(doc: Document, src: string): void {
+  visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key as Node | null;
+      const value = pair.value as Node | null;
+      if (!isScalar(key) || !isCollection(value) || !value.commentBefore || value.commentBefore.includes('\n')) return;
+      if (!key.range || !value.range || key.comment) return;
+      const between = src.slice(key.range[1], value.range[0]);
+      if (/^[ \t]*:[ \t]+#[^\n]*\n/.test(between)) {
+        key.comment = value.commentBefore;
+        value.commentBefore = undefined;
+      }
+    },
+  });
+}

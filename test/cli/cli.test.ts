@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exampleCopy, meshform, normalise, snapshot, ROOT } from './helpers.js';
+
+test('--help and --version exit 0; an unknown command or flag exits 2', () => {
+  assert.equal(meshform(['--help']).code, 0);
+  assert.match(meshform(['--version']).stdout, /\d+\.\d+\.\d+/);
+  const bad = meshform(['frobnicate']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown command/);
+  assert.equal(meshform(['render', 'x.yaml']).code, 2, 'render without --out is a usage error');
+  assert.equal(meshform(['validate', 'x.yaml', '--bogus']).code, 2);
+});
+
+test('the seed example: ca init, validate, render, and a byte-identical re-render', async () => {
+  const dir = await exampleCopy('seed');
+  const init = meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(init.code, 0, init.stderr);
+  assert.match(init.stdout, /sha256/);
+  const again = meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(again.code, 2, 'refuses to overwrite the CA without --force');
+  assert.match(again.stderr, /--force/);
+
+  const v = meshform(['validate', 'mesh.yaml'], { cwd: dir });
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /mesh01\s+1\s+1\.15\.5\s+10\.244\.0\.0\/16/);
+  assert.match(r.stdout, /Next:/);
+  const files = (await readFile(join(dir, 'out/.meshform-files'), 'utf8')).trim().split('\n');
+  const before = new Map<string, string>();
+  for (const f of files) before.set(f, await readFile(join(dir, 'out', f), 'utf8'));
+
+  const r2 = meshform(['render', 'mesh.yaml', '--out', 'out', '-o', 'json'], { cwd: dir, env: { MESHFORM_NOW: '2027-01-15T00:00:00.000Z' } });
+  assert.equal(r2.code, 0, r2.stderr);
+  const summary = JSON.parse(r2.stdout) as { files: { written: string[]; unchanged: string[] }; peerEntries: number };
+  assert.deepEqual(summary.files.written, [], 'a re-render with the same inputs writes nothing');
+  assert.equal(summary.peerEntries, 2);
+  for (const f of files) assert.equal(await readFile(join(dir, 'out', f), 'utf8'), before.get(f), f);
+});
+
+test('the three-clusters example renders', async () => {
+  const dir = await exampleCopy('three-clusters');
+  assert.equal(meshform(['ca', 'init', 'ca', '--algorithm', 'rsa-2048'], { cwd: dir }).code, 0);
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out', '-o', 'json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { clusters: Array<{ name: string; peers: string[] }> };
+  assert.deepEqual(
+    summary.clusters.map((c) => [c.name, c.peers.length]),
+    [['east', 2], ['west', 2], ['central', 2]],
+  );
+});
+
+test('validate exits 1 with a table of findings, and -o json lists them with code and path', async () => {
+  const dir = await exampleCopy('seed');
+  meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  const spec = (await readFile(join(dir, 'mesh.yaml'), 'utf8')).replace('nodePort: 32380', 'nodePort: 32379').replace('id: 2', 'id: 1');
+  await writeFile(join(dir, 'mesh.yaml'), spec);
+  const v = meshform(['validate', 'mesh.yaml'], { cwd: dir });
+  assert.equal(v.code, 1);
+  assert.match(v.stdout, /ID_DUPLICATE/);
+  assert.match(v.stdout, /NODEPORT_DUPLICATE/);
+  const j = meshform(['validate', 'mesh.yaml', '-o', 'json'], { cwd: dir });
+  assert.equal(j.code, 1);
+  const report = JSON.parse(j.stdout) as { ok: boolean; findings: Array<{ code: string; path: string }> };
+  assert.equal(report.ok, false);
+  assert.ok(report.findings.some((f) => f.code === 'ID_DUPLICATE' && f.path === 'clusters[1].id'));
+});
+
+/** Bad input of every kind: exit 2, a coded message naming the path, no stack trace, nothing written. */
+const badCases: Array<{ name: string; edit: (spec: string) => string; expect: RegExp }> = [
+  { name: 'malformed-yaml', edit: (s) => s.replace('clusters:', 'clusters: [\n'), expect: /YAML_SYNTAX/ },
+  { name: 'wrong-type', edit: (s) => s.replace('id: 2', 'id: two'), expect: /clusters\[1\]\.id/ },
+  { name: 'bad-cidr', edit: (s) => s.replace('10.245.0.0/16', '10.245.0.0/33'), expect: /CIDR_INVALID/ },
+  { name: 'id-out-of-range', edit: (s) => s.replace('id: 2', 'id: 300'), expect: /ID_OUT_OF_RANGE|SPEC_OUT_OF_RANGE/ },
+  { name: 'duplicate-name', edit: (s) => s.replace('name: mesh02', 'name: mesh01'), expect: /NAME_DUPLICATE/ },
+  { name: 'unknown-key', edit: (s) => s.replace('podCIDR: 10.245.0.0/16', 'podCidr: 10.245.0.0/16'), expect: /did you mean "podCIDR"/ },
+  { name: 'missing-values-file', edit: (s) => s.replace('values: values_mesh02.yaml', 'values: nowhere.yaml'), expect: /FILE_NOT_FOUND/ },
+];
+
+for (const c of badCases) {
+  test(`render with bad input (${c.name}): exit 2, clear error, earlier output intact`, async () => {
+    const dir = await exampleCopy('seed');
+    meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+    assert.equal(meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }).code, 0);
+    const before = await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8');
+    await writeFile(join(dir, 'mesh.yaml'), c.edit(await readFile(join(dir, 'mesh.yaml'), 'utf8')));
+    const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, c.expect);
+    assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+    assert.match(r.stderr, /fix: /);
+    assert.equal(await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8'), before);
+    await snapshot(`render-${c.name}.stderr`, normalise(r.stderr, { dir, repo: ROOT }));
+  });
+}
+
+test('a CA whose key does not match its certificate is refused with exit 2', async () => {
+  const dir = await exampleCopy('seed');
+  meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  meshform(['ca', 'init', 'other'], { cwd: dir });
+  await writeFile(join(dir, 'ca/ca.key'), await readFile(join(dir, 'other/ca.key')));
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /CA_KEY_MISMATCH/);
+  await assert.rejects(stat(join(dir, 'out')), 'nothing written');
+  await snapshot('render-ca-key-mismatch.stderr', normalise(r.stderr, { dir, repo: ROOT }));
+});
+
+test('an expired CA is refused with exit 2', async () => {
+  const dir = await exampleCopy('seed');
+  assert.equal(meshform(['ca', 'init', '--spec', 'mesh.yaml', '--days', '30'], { cwd: dir, env: { MESHFORM_NOW: '2020-01-01T00:00:00Z' } }).code, 0);
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /CA_EXPIRED/);
+  await snapshot('render-ca-expired.stderr', normalise(r.stderr, { dir, repo: ROOT }));
+});
+
+test('a missing spec file exits 2 naming the file', () => {
+  const r = meshform(['validate', 'no/such/mesh.yaml']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no\/such\/mesh\.yaml/);
+});
+
+test('ca import takes a cilium-ca Secret manifest; ca show prints no key', async () => {
+  const dir = await exampleCopy('seed');
+  meshform(['ca', 'init', 'orig'], { cwd: dir });
+  const crt = await readFile(join(dir, 'orig/ca.crt'));
+  const key = await readFile(join(dir, 'orig/ca.key'));
+  const secret = [
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata: {name: cilium-ca, namespace: kube-system}',
+    'data:',
+    `  ca.crt: ${crt.toString('base64')}`,
+    `  ca.key: ${key.toString('base64')}`,
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'cilium-ca.yaml'), secret);
+  const imp = meshform(['ca', 'import', 'cilium-ca.yaml', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.equal(await readFile(join(dir, 'ca/ca.crt'), 'utf8'), crt.toString('utf8'));
+  assert.equal((await stat(join(dir, 'ca/ca.key'))).mode & 0o777, 0o600);
+  const show = meshform(['ca', 'show', '--spec', 'mesh.yaml', '-o', 'json'], { cwd: dir });
+  assert.equal(show.code, 0);
+  const info = JSON.parse(show.stdout) as { fingerprint256: string; notAfter: string };
+  assert.match(info.fingerprint256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.ok(!show.stdout.includes('PRIVATE KEY'));
+  const orig = meshform(['ca', 'show', 'orig', '-o', 'json'], { cwd: dir });
+  assert.equal((JSON.parse(orig.stdout) as { fingerprint256: string }).fingerprint256, info.fingerprint256);
+});
+
+test('key files are 0600 in 0700 folders after render', async () => {
+  const dir = await exampleCopy('seed');
+  meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }).code, 0);
+  const walk = async (d: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        assert.equal((await stat(p)).mode & 0o777, 0o700, `${p} is 0700`);
+        out.push(...(await walk(p)));
+      } else out.push(p);
+    }
+    return out;
+  };
+  assert.equal((await stat(join(dir, 'out/secrets'))).mode & 0o777, 0o700);
+  for (const f of await walk(join(dir, 'out/secrets'))) {
+    if (f.endsWith('.gitignore')) continue;
+    assert.equal((await stat(f)).mode & 0o777, 0o600, `${f} is 0600`);
+  }
+  assert.equal((await stat(join(dir, 'ca/ca.key'))).mode & 0o777, 0o600);
+});
+
+test('ca show describes an expired CA, names the problem and exits 1', async () => {
+  const dir = await exampleCopy('seed');
+  assert.equal(meshform(['ca', 'init', 'old', '--days', '30'], { cwd: dir, env: { MESHFORM_NOW: '2020-01-01T00:00:00Z' } }).code, 0);
+  const r = meshform(['ca', 'show', 'old'], { cwd: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /not after\s+2020-01-31/);
+  assert.match(r.stderr, /CA_EXPIRED/);
+});
