@@ -11,9 +11,7 @@ export async function validateCommand(io: Io, specPath: string, opts: { facts?: 
   } else if (findings.length === 0) {
     io.out(`${specPath}: mesh "${spec.name}" with ${spec.clusters.length} clusters is valid`);
   } else {
-    io.out(formatFindingsTable(findings));
-    const errors = findings.filter((f) => f.severity === 'error').length;
-    io.err(`${specPath}: ${errors} error(s), ${findings.length - errors} warning(s)`);
+    io.out(formatFindingsTable(findings, Math.max(120, process.stdout.columns ?? 0)));
   }
   return failed ? ExitCode.findings : ExitCode.ok;
 }

@@ -51,7 +51,7 @@ export function formatFindingsTable(findings: readonly Finding[], width = 100): 
   if (findings.length === 0) return 'no problems found\n';
   const sevW = 9; // "warning" + gap
   const codeW = Math.min(Math.max(4, ...findings.map((f) => f.code.length)), 30);
-  const pathW = Math.min(Math.max(4, ...findings.map((f) => f.path.length || 1)), 26);
+  const pathW = Math.min(Math.max(4, ...findings.map((f) => f.path.length || 1)), 36);
   const msgW = Math.max(30, width - sevW - codeW - pathW - 4);
   const pad = (s: string, w: number) => s + ' '.repeat(Math.max(0, w - s.length));
   const rows: string[] = [];

@@ -184,3 +184,20 @@ test('ca show describes an expired CA, names the problem and exits 1', async () 
   assert.match(r.stdout, /not after\s+2020-01-31/);
   assert.match(r.stderr, /CA_EXPIRED/);
 });
+
+test('validate --facts runs the live rules offline: a control-plane IP as a peer endpoint is an error', async () => {
+  const dir = await exampleCopy('seed');
+  meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(meshform(['validate', 'mesh.yaml', '--facts', 'facts.yaml'], { cwd: dir }).code, 0);
+  const spec = (await readFile(join(dir, 'mesh.yaml'), 'utf8')).replace('ips: [192.0.2.21, 192.0.2.22]', 'ips: [192.0.2.11, 192.0.2.22]');
+  await writeFile(join(dir, 'mesh.yaml'), spec);
+  const v = meshform(['validate', 'mesh.yaml', '--facts', 'facts.yaml', '-o', 'json'], { cwd: dir });
+  assert.equal(v.code, 1);
+  const report = JSON.parse(v.stdout) as { findings: Array<{ code: string; path: string; fix: string }> };
+  const f = report.findings.find((x) => x.code === 'ENDPOINT_IP_CONTROL_PLANE');
+  assert.equal(f?.path, 'clusters[0].endpoint.ips[0]');
+  assert.match(f?.fix ?? '', /192\.0\.2\.21/);
+  const r = meshform(['render', 'mesh.yaml', '--facts', 'facts.yaml', '--out', 'out'], { cwd: dir });
+  assert.equal(r.code, 2);
+  await assert.rejects(stat(join(dir, 'out')), 'nothing written');
+});
