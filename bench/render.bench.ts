@@ -3,10 +3,15 @@
  * generated clusters (511 with maxConnectedClusters 511), each with a small user values file.
  * Every N runs in its own child process so peak RSS is honest. "cold" issues every certificate,
  * "warm" re-renders reusing them (method provided, through renderFromSpec); "render" is plan +
- * render alone with stubbed certificates (the YAML side). Wall time and CPU time are both shown:
+ * render alone with stubbed certificates (the YAML side). "warm" includes reading the first render's
+ * certificate store (certificates, keys and index) back from disk with readCertStore, as
+ * `meshform render` does. Wall time and CPU time are both shown:
  * on a busy machine CPU time is the steadier figure.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planMesh } from '../src/plan/plan.js';
 import { renderMesh } from '../src/render/render.js';
@@ -47,6 +52,7 @@ async function child(n: number, mode: 'cold' | 'warm' | 'render'): Promise<Resul
   let ms: number;
   let bytes: number;
   let cpu0 = process.cpuUsage();
+  let cpu: NodeJS.CpuUsage | undefined;
   if (mode === 'render') {
     const certs = fakeCertsFor(spec);
     cpu0 = process.cpuUsage();
@@ -61,28 +67,33 @@ async function child(n: number, mode: 'cold' | 'warm' | 'render'): Promise<Resul
     const now = new Date('2027-01-01T00:00:00Z');
     const raw = await createCa({ commonName: 'bench CA', now, validityDays: 3650, algorithm: 'ecdsa-p256' });
     const ca = inspectCa(raw.certPem, raw.key.reveal(), now, { cert: 'bench-ca.crt', key: 'bench-ca.key' }).ca!;
-    let existing: Map<string, { certPem: string; keyPem: string }> | undefined;
+    // warm: the first render's certificate store (certificates, keys, index) is written to a
+    // scratch folder, and the timed re-render reads it back as `meshform render` does.
+    let storeDir: string | undefined;
     if (mode === 'warm') {
       const first = await renderFromSpec(spec, { ca, now, targets: ALL_TARGETS });
-      existing = new Map();
-      for (const f of first.files) {
-        const m = /^secrets\/([^/]+)\/certs\/([a-z]+)\.(crt|key)$/.exec(f.path);
-        if (!m) continue;
-        const k = `${m[1]}/${m[2]}`;
-        const e = existing.get(k) ?? { certPem: '', keyPem: '' };
-        if (m[3] === 'crt') e.certPem = f.content;
-        else e.keyPem = f.content;
-        existing.set(k, e);
+      storeDir = await mkdtemp(join(tmpdir(), 'meshform-bench-'));
+      for (const f of first.files.filter((x) => x.path.startsWith('secrets/') && x.path.includes('/certs/'))) {
+        await mkdir(dirname(join(storeDir, f.path)), { recursive: true });
+        await writeFile(join(storeDir, f.path), f.content, { mode: 0o600 });
       }
     }
+    const { readCertStore } = await import('../src/pki/store.js');
     cpu0 = process.cpuUsage();
     const t = performance.now();
-    files = (await renderFromSpec(spec, { ca, now, targets: ALL_TARGETS, ...(existing ? { existing } : {}) })).files;
+    const existing = storeDir ? await readCertStore(storeDir, spec.clusters.map((c) => c.name)) : undefined;
+    const out = await renderFromSpec(spec, { ca, now, targets: ALL_TARGETS, ...(existing ? { existing } : {}) });
+    files = out.files;
     bytes = materialize(files);
     ms = performance.now() - t;
+    cpu = process.cpuUsage(cpu0);
+    const certs = out.plan.clusters.flatMap((c) => (c.certs ? [c.certs.server, c.certs.admin, c.certs.remote, ...(c.certs.local ? [c.certs.local] : [])] : []));
+    // A warm run that re-issued anything would measure the wrong thing.
+    if (mode === 'warm' && !certs.every((c) => c.reused)) throw new Error('warm render re-issued certificates');
+    if (storeDir) await rm(storeDir, { recursive: true, force: true });
   }
   // CPU time of this process (main thread and pki worker threads): steadier than wall time on a busy machine.
-  const cpu = process.cpuUsage(cpu0);
+  cpu ??= process.cpuUsage(cpu0);
   return {
     n,
     mode,

@@ -23,7 +23,7 @@ import { parseAllDocuments } from 'yaml';
 import { ExitCode, MeshformError, type Finding } from '../errors.js';
 import type { KeyAlgorithm } from '../spec/types.js';
 import { OID, buildCertificate, commonNameDer, extension, pemBlocks, pemEncode, serialFrom, toBytes, type PemBlock } from './der.js';
-import { generateKey, loadPrivateKey, signatureScheme, type SignatureScheme } from './keys.js';
+import { generateKeyAsync, loadPrivateKey, signatureScheme, type SignatureScheme } from './keys.js';
 import { SecretPem } from './secret.js';
 import type { CaMaterial } from './types.js';
 
@@ -340,7 +340,7 @@ export async function createCa(opts: {
   validityDays: number;
   now: Date;
 }): Promise<{ certPem: string; key: SecretPem }> {
-  const key = generateKey(opts.algorithm);
+  const key = await generateKeyAsync(opts.algorithm);
   const scheme = signatureScheme(key.privateKey);
   if (!scheme) throw new Error(`internal: no signature scheme for ${opts.algorithm}`);
   const subject = commonNameDer(opts.commonName ?? 'Cilium CA');

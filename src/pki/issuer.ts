@@ -1,6 +1,6 @@
 /**
- * Issues or re-checks one leaf certificate. Runs in the main thread for small batches and in the
- * worker pool (worker.ts) for large ones; everything it receives is structured-clonable.
+ * Issues or fully re-checks one leaf certificate. Runs in the main thread for small batches and in
+ * the worker pool (worker.ts) for large ones; everything it receives is structured-clonable.
  */
 import { X509Certificate, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
@@ -19,7 +19,7 @@ import {
   toBytes,
   fingerprint256 as fingerprintOf,
 } from './der.js';
-import { generateKey, leafKeyAlgorithm, loadPrivateKey } from './keys.js';
+import { generateEcKey, leafKeyAlgorithm, loadPrivateKey, type LeafKey } from './keys.js';
 import type { LeafRequest } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -48,6 +48,11 @@ export interface IssuerSetup {
 export interface Job {
   request: LeafRequest;
   existing?: { certPem: string; keyPem: string };
+  /**
+   * The key to issue with. RSA keys are generated beforehand in the main thread (keys.ts,
+   * generateKeyAsync); without one, an RSA job that cannot reuse its certificate yields null.
+   */
+  key?: LeafKey;
 }
 
 export interface JobResult {
@@ -80,13 +85,17 @@ export class Issuer {
     this.#caSubject = new X509Certificate(setup.caCertPem).subject;
   }
 
-  run(job: Job): JobResult {
-    return (job.existing && this.reuse(job.request, job.existing)) || this.issue(job.request);
+  /** The reused or newly issued certificate; null when it needs an RSA key the job did not bring. */
+  run(job: Job): JobResult | null {
+    const reused = job.existing && this.reuse(job.request, job.existing);
+    if (reused) return reused;
+    if (job.key) return this.issue(job.request, job.key);
+    // generateKeyPairSync can hang a worker thread on Node 20 (keys.ts): RSA keys come from the main thread.
+    return this.#setup.keyAlgorithm === 'ecdsa-p256' ? this.issue(job.request, generateEcKey()) : null;
   }
 
-  issue(req: LeafRequest): JobResult {
+  issue(req: LeafRequest, key: LeafKey): JobResult {
     const s = this.#setup;
-    const key = generateKey(s.keyAlgorithm);
     const serial = serialFrom(randomBytes(16));
     const whole = Math.floor(s.now / 1000) * 1000;
     const notBefore = whole - CLOCK_SKEW_MS;

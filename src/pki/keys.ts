@@ -2,7 +2,7 @@
  * Keys: generation with OpenSSL through node:crypto, PEM loading, and which signature algorithm a
  * CA key signs with. Loaded by the issuing workers, so no heavy imports.
  */
-import { createECDH, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '../spec/types.js';
 import { ecP256Spki, keyIdentifier, pemEncode, type PemBlock } from './der.js';
 
@@ -16,36 +16,68 @@ export interface GeneratedKey {
   pem: string;
 }
 
+/** A leaf key as the certificate builder needs it: structured-clonable, so it can go to a worker. */
+export interface LeafKey {
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+  /** The subjectPublicKey bits, for the key identifier. */
+  keyId: Buffer;
+  /** `EC PRIVATE KEY` (SEC1) or `RSA PRIVATE KEY` (PKCS#1). */
+  pem: string;
+}
+
 /**
- * Generates a key pair. P-256 keys come from `crypto.createECDH` rather than
- * `generateKeyPairSync`: on Node 20 the latter's job object can deadlock in its destructor when the
- * garbage collector runs it (seen here as a hung worker thread, one run in ten at 2000 keys), and
- * ECDH key generation has no such job. The SPKI is wrapped here from the public point, which also
- * skips OpenSSL 3's SPKI encoder (~0.15 ms a call, twice the key generation itself).
+ * Generates a P-256 key pair from `crypto.createECDH` rather than `generateKeyPairSync`: on Node 20
+ * the latter's job object can deadlock in its destructor when the garbage collector runs it (seen
+ * here as a hung worker thread, one run in ten at 2000 keys), and ECDH key generation has no such
+ * job. The SPKI is wrapped here from the public point, which also skips OpenSSL 3's SPKI encoder
+ * (~0.15 ms a call, twice the key generation itself). Safe in worker threads.
  */
-export function generateKey(alg: KeyAlgorithm): GeneratedKey {
-  if (alg === 'ecdsa-p256') {
-    const ecdh = createECDH('prime256v1');
-    const point = ecdh.generateKeys();
-    const d = ecdh.getPrivateKey();
-    const scalar = d.length === 32 ? d : Buffer.concat([Buffer.alloc(32 - d.length), d]);
-    const privateKey = createPrivateKey({
-      format: 'jwk',
-      key: { kty: 'EC', crv: 'P-256', d: scalar.toString('base64url'), x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
-    });
-    const der = privateKey.export({ type: 'sec1', format: 'der' });
-    return { privateKey, spki: ecP256Spki(point), keyId: keyIdentifier(point), pem: pemEncode('EC PRIVATE KEY', der) };
-  }
+export function generateEcKey(): GeneratedKey {
+  const ecdh = createECDH('prime256v1');
+  const point = ecdh.generateKeys();
+  const d = ecdh.getPrivateKey();
+  const scalar = d.length === 32 ? d : Buffer.concat([Buffer.alloc(32 - d.length), d]);
+  const privateKey = createPrivateKey({
+    format: 'jwk',
+    key: { kty: 'EC', crv: 'P-256', d: scalar.toString('base64url'), x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+  });
+  const der = privateKey.export({ type: 'sec1', format: 'der' });
+  return { privateKey, spki: ecP256Spki(point), keyId: keyIdentifier(point), pem: pemEncode('EC PRIVATE KEY', der) };
+}
+
+/** How long one RSA key generation may take before the run fails (4096-bit keys take ~1 s). */
+export const RSA_KEYGEN_TIMEOUT_MS = 120_000;
+
+/**
+ * Generates a key pair without blocking and without `generateKeyPairSync` (see generateEcKey):
+ * RSA keys come from the asynchronous `crypto.generateKeyPair`, which runs on libuv's thread pool
+ * of the calling (main) thread, so every core is used without any worker thread holding an
+ * OpenSSL key-generation job. A generation that does not finish within `timeoutMs` rejects
+ * rather than hanging the run.
+ */
+export async function generateKeyAsync(alg: KeyAlgorithm, timeoutMs = RSA_KEYGEN_TIMEOUT_MS): Promise<GeneratedKey> {
+  if (alg === 'ecdsa-p256') return generateEcKey();
   const modulusLength = alg === 'rsa-4096' ? 4096 : 2048;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength });
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
-  const pkcs1 = publicKey.export({ type: 'pkcs1', format: 'der' });
-  return {
-    privateKey,
-    spki,
-    keyId: keyIdentifier(pkcs1),
-    pem: pemEncode('RSA PRIVATE KEY', privateKey.export({ type: 'pkcs1', format: 'der' })),
-  };
+  let timer: NodeJS.Timeout | undefined;
+  const pair = new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
+    generateKeyPair('rsa', { modulusLength }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey }))),
+  );
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`RSA ${modulusLength}-bit key generation did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    const { privateKey, publicKey } = await Promise.race([pair, timeout]);
+    return {
+      privateKey,
+      spki: publicKey.export({ type: 'spki', format: 'der' }),
+      keyId: keyIdentifier(publicKey.export({ type: 'pkcs1', format: 'der' })),
+      pem: pemEncode('RSA PRIVATE KEY', privateKey.export({ type: 'pkcs1', format: 'der' })),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const DER_TYPE: Record<string, 'sec1' | 'pkcs1' | 'pkcs8'> = {

@@ -12,14 +12,17 @@ import { inputError } from '../errors.js';
 import type { AuthMode, KeyAlgorithm } from '../spec/types.js';
 import { formatIp, parseIp } from '../util/cidr.js';
 import { leafProfile } from './ca.js';
-import type { IssuerSetup, Job } from './issuer.js';
+import type { IssuerSetup, Job, JobResult } from './issuer.js';
+import { generateKeyAsync, type LeafKey } from './keys.js';
 import { defaultConcurrency, runJobs } from './pool.js';
+import { indexMacKey, makeRecord, reuseByRecord, type LeafRecord, type RecordContext } from './record.js';
 import { SecretPem } from './secret.js';
 import type { CaMaterial, IssuedCert, LeafKind, LeafRequest } from './types.js';
 
 /** The domain Cilium's server certificate covers with `*.mesh.cilium.io` out of the box. */
 export const DEFAULT_DOMAIN = 'mesh.cilium.io';
 export const SERVER_CN = 'clustermesh-apiserver.cilium.io';
+const DAY_MS = 86_400_000;
 
 const DNS_RE = /^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -113,13 +116,26 @@ export function storeKey(r: { cluster: string; kind: LeafKind }): string {
   return `${r.cluster}/${r.kind}`;
 }
 
+/** An earlier render's certificate: its files and, when the index had one, its record. */
+export interface StoredLeaf {
+  certPem: string;
+  keyPem: string;
+  /** The index entry (record.ts); checked, never trusted blindly. */
+  record?: LeafRecord;
+}
+
 /**
  * Issues the requested leaf certificates from `ca`, reusing an existing one (from `existing`,
  * keyed `<cluster>/<kind>`) when it parses, is signed by this CA, says exactly what the request
  * says, holds a key of `keyAlgorithm` that matches its key file, has started, and does not expire
  * within `renewBeforeDays`. New ones get a random serial and are valid from five minutes before
- * `now` (clock skew) for `validityDays`. Work is spread over `concurrency` threads (default: one
- * per core). The result is in request order.
+ * `now` (clock skew) for `validityDays`.
+ *
+ * A certificate whose index record (record.ts) vouches for its exact files under this CA, request
+ * and key algorithm is kept on the record's word, in the main thread (microseconds); the others
+ * take the full X.509 check, spread with the issuing over `concurrency` threads (default: one per
+ * core). RSA keys are generated asynchronously in the main thread (keys.ts). Every result carries
+ * its `record` for the next render. The result is in request order.
  */
 export async function issueLeaves(
   requests: LeafRequest[],
@@ -129,33 +145,98 @@ export async function issueLeaves(
     validityDays: number;
     renewBeforeDays: number;
     keyAlgorithm: KeyAlgorithm;
-    existing?: Map<string, { certPem: string; keyPem: string }>;
+    existing?: Map<string, StoredLeaf>;
     concurrency?: number;
+    /** Pool batch timeout (pool.ts); a stuck worker fails the run after this long. */
+    batchTimeoutMs?: number;
   },
 ): Promise<IssuedCert[]> {
   if (requests.length === 0) return [];
-  const setup: IssuerSetup = {
-    caCertPem: ca.certPem,
-    caKeyPem: ca.key.reveal(),
-    ...leafProfile(ca, opts.keyAlgorithm),
-    now: opts.now.getTime(),
-    validityDays: opts.validityDays,
-    renewBeforeDays: opts.renewBeforeDays,
+  const ctx: RecordContext = {
+    macKey: indexMacKey(ca),
+    caFingerprint: ca.fingerprint256,
     keyAlgorithm: opts.keyAlgorithm,
+    now: opts.now.getTime(),
+    renewBeforeMs: opts.renewBeforeDays * DAY_MS,
   };
-  const jobs: Job[] = requests.map((request) => {
+  const out = new Array<IssuedCert>(requests.length);
+  const jobs: Job[] = [];
+  const jobIndex: number[] = [];
+  requests.forEach((request, i) => {
     const existing = opts.existing?.get(storeKey(request));
-    return existing ? { request, existing } : { request };
+    const byRecord = existing?.record ? reuseByRecord(ctx, request, existing) : undefined;
+    if (existing && byRecord) {
+      out[i] = {
+        request,
+        certPem: existing.certPem,
+        key: new SecretPem(existing.keyPem),
+        fingerprint256: byRecord.fingerprint256,
+        serialNumber: byRecord.serialNumber,
+        notBefore: new Date(byRecord.notBefore),
+        notAfter: new Date(byRecord.notAfter),
+        reused: true,
+        record: existing.record!,
+      };
+      return;
+    }
+    jobs.push(existing ? { request, existing: { certPem: existing.certPem, keyPem: existing.keyPem } } : { request });
+    jobIndex.push(i);
   });
-  const results = await runJobs(setup, jobs, opts.concurrency ?? defaultConcurrency());
-  return results.map((r, i) => ({
-    request: requests[i]!,
-    certPem: r.certPem,
-    key: new SecretPem(r.keyPem),
-    fingerprint256: r.fingerprint256,
-    serialNumber: r.serialNumber,
-    notBefore: new Date(r.notBefore),
-    notAfter: new Date(r.notAfter),
-    reused: r.reused,
-  }));
+  if (jobs.length > 0) {
+    const setup: IssuerSetup = {
+      caCertPem: ca.certPem,
+      caKeyPem: ca.key.reveal(),
+      ...leafProfile(ca, opts.keyAlgorithm),
+      now: ctx.now,
+      validityDays: opts.validityDays,
+      renewBeforeDays: opts.renewBeforeDays,
+      keyAlgorithm: opts.keyAlgorithm,
+    };
+    const concurrency = opts.concurrency ?? defaultConcurrency();
+    const poolOpts = opts.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: opts.batchTimeoutMs };
+    // Without a key to bring, an RSA job can only be a reuse check: skip the ones with nothing to check.
+    const checkOnly = opts.keyAlgorithm !== 'ecdsa-p256';
+    const first = checkOnly ? jobs.flatMap((j, k) => (j.existing ? [k] : [])) : jobs.map((_, k) => k);
+    const results: Array<JobResult | null> = jobs.map(() => null);
+    const firstResults = await runJobs(setup, first.map((k) => jobs[k]!), concurrency, poolOpts);
+    first.forEach((k, n) => (results[k] = firstResults[n]!));
+    // RSA: the jobs that could not be reused come back null; their keys are made here, then issued.
+    const needKey = results.flatMap((r, k) => (r === null ? [k] : []));
+    if (needKey.length > 0) {
+      const keys = await generateLeafKeys(opts.keyAlgorithm, needKey.length, Math.max(2, concurrency * 2));
+      const issued = await runJobs(setup, needKey.map((k, n) => ({ request: jobs[k]!.request, key: keys[n]! })), concurrency, poolOpts);
+      needKey.forEach((k, n) => (results[k] = issued[n]!));
+    }
+    results.forEach((r, k) => {
+      if (!r) throw new Error('internal: a certificate job gave no result');
+      const request = jobs[k]!.request;
+      out[jobIndex[k]!] = {
+        request,
+        certPem: r.certPem,
+        key: new SecretPem(r.keyPem),
+        fingerprint256: r.fingerprint256,
+        serialNumber: r.serialNumber,
+        notBefore: new Date(r.notBefore),
+        notAfter: new Date(r.notAfter),
+        reused: r.reused,
+        record: makeRecord(ctx, request, r),
+      };
+    });
+  }
+  return out;
+}
+
+/** `count` leaf keys, at most `parallel` generations in flight on libuv's pool; plain data for the workers. */
+async function generateLeafKeys(alg: KeyAlgorithm, count: number, parallel: number): Promise<LeafKey[]> {
+  const keys = new Array<LeafKey>(count);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const k = await generateKeyAsync(alg);
+      keys[i] = { spki: k.spki, keyId: k.keyId, pem: k.pem };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, lane));
+  return keys;
 }

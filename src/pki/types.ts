@@ -1,3 +1,4 @@
+import type { LeafRecord } from './record.js';
 import type { SecretPem } from './secret.js';
 
 /** A CA as meshform holds it. The key never leaves a SecretPem. */
@@ -34,6 +35,11 @@ export interface IssuedCert {
   notAfter: Date;
   /** True when taken unchanged from an earlier render. */
   reused: boolean;
+  /**
+   * Its entry in the certificate index (record.ts), set by `issueLeaves` for every certificate it
+   * issued or checked; `certStoreFiles` writes it so the next render can skip the full check.
+   */
+  record?: LeafRecord;
 }
 
 export interface ClusterCerts {

@@ -204,7 +204,8 @@ test('cert store: files under secrets/, read back for reuse, missing files ignor
   const files = certStoreFiles(issued);
   assert.deepEqual(files.map((f) => f.path).slice(0, 2), ['secrets/a/certs/server.crt', 'secrets/a/certs/server.key']);
   assert.ok(files.every((f) => f.secret));
-  assert.equal(files.length, 12);
+  assert.equal(files.length, 14, 'two clusters × three pairs, and an index per cluster');
+  assert.deepEqual(files.filter((f) => f.path.endsWith('index.json')).map((f) => f.path), ['secrets/a/certs/index.json', 'secrets/b/certs/index.json']);
 
   const dir = await mkdtemp(join(tmpdir(), 'meshform-store-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
