@@ -1,0 +1,77 @@
+/**
+ * `npm run lab -- up [N] | down | status | sync`: the lab of DESIGN.md §9.
+ * Progress goes to stderr; `up` and `status` print the kubeconfig path and contexts on stdout.
+ */
+import { down, endpointPids, readEndpoints, readState, syncEndpoints, up } from './lab.js';
+import { labPaths } from './paths.js';
+import { isAlive, portOpen, sleep } from './proc.js';
+
+const log = (s: string) => process.stderr.write(`[lab] ${s}\n`);
+
+async function status(): Promise<number> {
+  const paths = labPaths();
+  const state = readState(paths);
+  if (!state) {
+    process.stdout.write('lab: down\n');
+    return 1;
+  }
+  let healthy = true;
+  const lines: string[] = [`kubeconfig: ${state.kubeconfig}`];
+  for (const c of state.clusters) {
+    const alive = c.pids.filter(isAlive).length;
+    const api = new URL(c.apiserver || 'https://127.0.0.1:0');
+    const open = c.apiserver ? await portOpen(api.hostname, Number(api.port)) : false;
+    healthy &&= alive === c.pids.length && open;
+    lines.push(`${c.name}: context ${c.name}, apiserver ${c.apiserver} ${open ? 'up' : 'DOWN'}, ${alive}/${c.pids.length} processes`);
+  }
+  const daemon = state.daemonPid !== undefined && isAlive(state.daemonPid);
+  healthy &&= daemon;
+  lines.push(`endpoints daemon: ${daemon ? `pid ${state.daemonPid}` : 'NOT RUNNING'}`);
+  for (const [name, e] of Object.entries(readEndpoints()?.clusters ?? {})) {
+    lines.push(`  ${name} clustermesh endpoint: ${e.state}${e.listen.length ? ' on ' + e.listen.join(', ') : ''}${e.error ? ` (${e.error})` : ''}${e.readError ? ` [read error: ${e.readError}]` : ''}`);
+  }
+  lines.push(`endpoint etcds: ${endpointPids(paths).filter(isAlive).length} running`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return healthy ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, arg] = argv;
+  switch (cmd) {
+    case 'up': {
+      const n = arg === undefined ? 2 : Number(arg);
+      const state = await up(n, log);
+      process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n# contexts: ${state.clusters.map((c) => c.name).join(' ')}\n`);
+      return 0;
+    }
+    case 'down': {
+      const { leftover } = await down(log);
+      if (leftover.length) {
+        for (const l of leftover) log(`left behind: ${l}`);
+        return 1;
+      }
+      log('lab down: no process or port left');
+      return 0;
+    }
+    case 'status':
+      return status();
+    case 'sync': {
+      const r = await syncEndpoints();
+      for (const [name, e] of Object.entries(r.clusters)) log(`${name}: ${e.state}${e.error ? ` (${e.error})` : ''}`);
+      return 0;
+    }
+    default:
+      process.stderr.write('usage: npm run lab -- up [N] | down | status | sync\n');
+      return 2;
+  }
+}
+
+main(process.argv.slice(2))
+  .then(async (code) => {
+    await sleep(0);
+    process.exit(code);
+  })
+  .catch((err) => {
+    log(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

@@ -1,0 +1,373 @@
+/**
+ * Bringing the lab up and down: kwokctl clusters from local binaries, RKE2's shape, the stand-in
+ * rke2-cilium chart installed with the real helm, and the endpoints daemon that serves each
+ * cluster's clustermesh endpoint. Every process the lab starts is recorded by pid in `.lab/lab.json`.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { labPaths, type LabPaths } from './paths.js';
+import { isAlive, portOpen, run, sleep, spawnDetached, stopPid, waitFor } from './proc.js';
+import { componentPorts, helmChartManifest, initialValues, kwokctlConfig, nodeManifest } from './shape.js';
+import { labTopology, type LabCluster } from './topology.js';
+
+/** What `.lab/lab.json` records about a running lab. */
+export interface LabState {
+  clusters: { name: string; workdir: string; apiserver: string; pids: number[]; ports: number[] }[];
+  daemonPid?: number;
+  kubeconfig: string;
+  startedAt: string;
+}
+
+const AGENT_COMMANDS = ['cilium-dbg', 'cilium', 'cilium-health', 'kvstoremesh-dbg'];
+
+export function readState(paths: LabPaths = labPaths()): LabState | undefined {
+  if (!existsSync(paths.stateFile)) return undefined;
+  return JSON.parse(readFileSync(paths.stateFile, 'utf8')) as LabState;
+}
+
+function writeState(paths: LabPaths, state: LabState): void {
+  writeFileSync(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
+}
+
+function kwokEnv(paths: LabPaths): NodeJS.ProcessEnv {
+  // kwokctl adds a context to $KUBECONFIG (default ~/.kube/config): keep it in the lab's own file.
+  return {
+    ...process.env,
+    KWOK_WORKDIR: paths.kwokWorkdir,
+    KUBECONFIG: join(paths.state, 'kwokctl-kubeconfig'),
+    PATH: `${paths.bin}:${process.env.PATH ?? ''}`,
+  };
+}
+
+/** Runs lab/build.sh (reuses cached binaries); fails loudly when a binary cannot be had. */
+export async function ensureBinaries(paths: LabPaths, log: (s: string) => void): Promise<void> {
+  const t0 = Date.now();
+  const r = await run('bash', [paths.buildScript], { allowFail: true });
+  if (r.code !== 0) throw new Error(`lab/build.sh failed (exit ${r.code}):\n${r.stderr.trim()}`);
+  log(`binaries ready in ${paths.bin} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+function writeShims(paths: LabPaths): void {
+  mkdirSync(paths.shims, { recursive: true });
+  if (!existsSync(paths.agentEntry)) throw new Error(`missing ${paths.agentEntry}: run npx tsc -p . first`);
+  for (const cmd of AGENT_COMMANDS) {
+    const file = join(paths.shims, cmd);
+    writeFileSync(file, `#!/bin/sh\nexec "${process.execPath}" "${paths.agentEntry}" "${cmd}" "$@"\n`);
+    chmodSync(file, 0o755);
+  }
+}
+
+function clusterWorkdir(paths: LabPaths, name: string): string {
+  return join(paths.kwokWorkdir, 'clusters', name);
+}
+
+/** kubectl against one cluster of the lab. */
+export function kubectl(paths: LabPaths, context: string, args: string[], input?: string) {
+  return run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', context, ...args], { input });
+}
+
+async function createCluster(paths: LabPaths, cluster: LabCluster, log: (s: string) => void): Promise<void> {
+  const kubeVersion = paths.versions.KUBE_VERSION ?? 'v1.33.13';
+  const docs = kwokctlConfig({
+    cluster,
+    bin: paths.binary,
+    kubeVersion,
+    shimsDir: paths.shims,
+    cacheDir: join(paths.state, 'kwok-cache'),
+    agentEnv: {
+      MESHFORM_LAB_CLUSTER: cluster.name,
+      MESHFORM_LAB_KUBECONFIG: paths.kubeconfig,
+      MESHFORM_LAB_STATE: paths.state,
+    },
+  });
+  for (const [what, port] of Object.entries(componentPorts(cluster))) {
+    if (await portOpen('127.0.0.1', port)) throw new Error(`${cluster.name}: 127.0.0.1:${port} (${what}) is already in use`);
+  }
+  const configFile = join(paths.kwokWorkdir, `${cluster.name}.yaml`);
+  writeFileSync(configFile, docs.map((d) => YAML.stringify(d)).join('---\n'));
+  const t0 = Date.now();
+  await run(
+    paths.binary('kwokctl'),
+    ['create', 'cluster', '--name', cluster.name, '--config', configFile, '--runtime', 'binary', '--wait', '90s'],
+    { env: kwokEnv(paths) },
+  );
+  log(`${cluster.name}: control plane up (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/** One kubeconfig, one context per cluster named after it, from kwokctl's per-cluster files. */
+function writeKubeconfig(paths: LabPaths, clusters: LabCluster[]): Map<string, string> {
+  const merged = { apiVersion: 'v1', kind: 'Config', clusters: [] as unknown[], users: [] as unknown[], contexts: [] as unknown[], 'current-context': clusters[0]!.name, preferences: {} };
+  const servers = new Map<string, string>();
+  for (const c of clusters) {
+    const kc = YAML.parse(readFileSync(join(clusterWorkdir(paths, c.name), 'kubeconfig.yaml'), 'utf8')) as {
+      clusters: { cluster: Record<string, unknown> }[];
+      users: { user: Record<string, unknown> }[];
+    };
+    const cluster = kc.clusters[0]!.cluster;
+    servers.set(c.name, String(cluster.server));
+    merged.clusters.push({ name: c.name, cluster });
+    merged.users.push({ name: `admin@${c.name}`, user: kc.users[0]!.user });
+    merged.contexts.push({ name: c.name, context: { cluster: c.name, user: `admin@${c.name}` } });
+  }
+  writeFileSync(paths.kubeconfig, YAML.stringify(merged), { mode: 0o600 });
+  return servers;
+}
+
+async function shapeCluster(paths: LabPaths, cluster: LabCluster, log: (s: string) => void): Promise<void> {
+  const ctx = cluster.name;
+  const kubeVersion = paths.versions.KUBE_VERSION ?? 'v1.33.13';
+  const chart = YAML.parse(readFileSync(join(paths.chart, 'Chart.yaml'), 'utf8')) as { version: string };
+  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', join(paths.manifests, 'helm-controller-crds.yaml')]);
+  const nodes = cluster.nodes.map((n) => nodeManifest(n, kubeVersion));
+  await kubectl(paths, ctx, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nodes }));
+  // Node status given at create is kept by the API server, but make it certain: the InternalIPs
+  // and capacity are what everything else relies on.
+  for (const n of nodes) {
+    const meta = n.metadata as { name: string };
+    await kubectl(paths, ctx, ['patch', 'node', meta.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: n.status })]);
+  }
+  await kubectl(paths, ctx, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/helmcharts.helm.cattle.io', 'crd/helmchartconfigs.helm.cattle.io']);
+  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', '-'], JSON.stringify(helmChartManifest(cluster, chart.version)));
+  const valuesFile = join(paths.state, `initial-values-${cluster.name}.yaml`);
+  writeFileSync(valuesFile, YAML.stringify(initialValues(cluster)));
+  await run(paths.binary('helm'), [
+    '--kubeconfig', paths.kubeconfig, '--kube-context', ctx,
+    'install', 'rke2-cilium', paths.chart, '-n', 'kube-system', '-f', valuesFile,
+  ]);
+  await kubectl(paths, ctx, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
+  await kubectl(paths, ctx, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=90s']);
+  log(`${cluster.name}: RKE2 shape ready (4 nodes, helm release rke2-cilium, ds/cilium rolled out)`);
+}
+
+function componentPids(paths: LabPaths, name: string): number[] {
+  const dir = join(clusterWorkdir(paths, name), 'pids');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()))
+    .filter((p) => Number.isInteger(p) && p > 0);
+}
+
+function recordedPorts(paths: LabPaths, name: string): number[] {
+  const file = join(clusterWorkdir(paths, name), 'kwok.yaml');
+  if (!existsSync(file)) return [];
+  const ports: number[] = [];
+  for (const doc of YAML.parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const o = doc.toJS() as { kind?: string; options?: Record<string, unknown> };
+    if (o?.kind !== 'KwokctlConfiguration' || !o.options) continue;
+    for (const [k, v] of Object.entries(o.options)) if (/Port$/.test(k) && typeof v === 'number' && v > 0) ports.push(v);
+  }
+  return ports;
+}
+
+/** Brings up `count` clusters; returns the state recorded in `.lab/lab.json`. */
+export async function up(count: number, log: (s: string) => void): Promise<LabState> {
+  const paths = labPaths();
+  const clusters = labTopology(count);
+  assertNotInUse(paths, 'up');
+  const existing = readState(paths);
+  if (existing) throw new Error(`the lab is already up (${existing.clusters.map((c) => c.name).join(', ')}): run \`npm run lab -- down\` first`);
+  const clustersDir = join(paths.kwokWorkdir, 'clusters');
+  if (existsSync(clustersDir) && readdirSync(clustersDir).length > 0) {
+    throw new Error(`${clustersDir} is not empty: another \`lab up\` is running or a run died; \`npm run lab -- down\` cleans up`);
+  }
+  // Only one `up` at a time: a second one must not touch the first one's clusters (nor tear them down).
+  mkdirSync(paths.state, { recursive: true });
+  const upLock = join(paths.state, 'up.lock');
+  try {
+    writeFileSync(upLock, String(process.pid), { flag: 'wx' });
+  } catch {
+    const holder = Number(readFileSync(upLock, 'utf8').trim());
+    if (isAlive(holder)) throw new Error(`another \`lab up\` is running (pid ${holder})`);
+    writeFileSync(upLock, String(process.pid));
+  }
+  try {
+    return await upLocked(paths, clusters, log);
+  } finally {
+    rmSync(upLock, { force: true });
+  }
+}
+
+/** Whether `pid` is this process or one of its ancestors (a suite running `lab down` as a child). */
+function isAncestor(pid: number): boolean {
+  let p = process.pid;
+  for (let i = 0; i < 32 && p > 1; i++) {
+    if (p === pid) return true;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Refuses `up`/`down` while a test suite that is not our caller holds the lab (see lockLab). */
+function assertNotInUse(paths: LabPaths, what: string): void {
+  const file = join(paths.state, 'suite.lock');
+  if (!existsSync(file)) return;
+  try {
+    const holder = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; owner: string };
+    if (isAlive(holder.pid) && !isAncestor(holder.pid) && process.env.MESHFORM_LAB_FORCE !== '1') {
+      throw new Error(`the lab is in use by ${holder.owner} (pid ${holder.pid}); \`${what}\` refused (MESHFORM_LAB_FORCE=1 overrides)`);
+    }
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('the lab is in use')) throw err;
+  }
+}
+
+async function upLocked(paths: LabPaths, clusters: LabCluster[], log: (s: string) => void): Promise<LabState> {
+  const t0 = Date.now();
+  await ensureBinaries(paths, log);
+  mkdirSync(paths.kwokWorkdir, { recursive: true });
+  mkdirSync(paths.endpoints, { recursive: true });
+  writeShims(paths);
+  const state: LabState = { clusters: [], kubeconfig: paths.kubeconfig, startedAt: new Date().toISOString() };
+  try {
+    // Control planes in parallel: they are independent and most of the time is process start-up.
+    const created = await Promise.allSettled(clusters.map((c) => createCluster(paths, c, log)));
+    for (const c of clusters) {
+      state.clusters.push({ name: c.name, workdir: clusterWorkdir(paths, c.name), apiserver: '', pids: componentPids(paths, c.name), ports: recordedPorts(paths, c.name) });
+    }
+    writeState(paths, state);
+    const failed = created.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+    const servers = writeKubeconfig(paths, clusters);
+    for (const c of state.clusters) c.apiserver = servers.get(c.name) ?? '';
+    writeState(paths, state);
+    await Promise.all(clusters.map((c) => shapeCluster(paths, c, log)));
+    if (!existsSync(paths.daemonEntry)) throw new Error(`missing ${paths.daemonEntry}: run npx tsc -p . first`);
+    state.daemonPid = spawnDetached(process.execPath, [paths.daemonEntry], paths.daemonLog, { ...process.env, MESHFORM_LAB_STATE: paths.state });
+    writeState(paths, state);
+    await waitFor('the endpoints daemon to report', 20000, async () => {
+      if (!isAlive(state.daemonPid!)) throw new Error(`endpoints daemon exited; see ${paths.daemonLog}`);
+      return existsSync(join(paths.endpoints, 'status.json')) ? true : undefined;
+    });
+  } catch (err) {
+    log(`up failed, tearing down: ${err instanceof Error ? err.message : String(err)}`);
+    await down(() => undefined, { internal: true }).catch(() => undefined);
+    throw err;
+  }
+  log(`lab up: ${clusters.length} clusters in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return state;
+}
+
+/** Stops every process the lab started (by pid), deletes the clusters and checks the ports are free. */
+export async function down(log: (s: string) => void, opts: { internal?: boolean } = {}): Promise<{ leftover: string[] }> {
+  const paths = labPaths();
+  if (!opts.internal) assertNotInUse(paths, 'down');
+  const upLock = join(paths.state, 'up.lock');
+  if (!opts.internal && existsSync(upLock)) {
+    const holder = Number(readFileSync(upLock, 'utf8').trim());
+    if (isAlive(holder)) throw new Error(`\`lab up\` is running (pid ${holder}); \`down\` refused`);
+  }
+  const state = readState(paths);
+  const leftover: string[] = [];
+  if (!state && !existsSync(paths.kwokWorkdir)) {
+    log('lab is not up');
+    return { leftover };
+  }
+  // The daemon first, so it does not restart endpoints while they are being stopped.
+  if (state?.daemonPid) await stopPid(state.daemonPid);
+  for (const pid of endpointPids(paths)) await stopPid(pid);
+  const names = new Set(state?.clusters.map((c) => c.name) ?? []);
+  const clustersDir = join(paths.kwokWorkdir, 'clusters');
+  if (existsSync(clustersDir)) for (const n of readdirSync(clustersDir)) names.add(n);
+  const ports: number[] = [];
+  for (const name of names) {
+    const pids = new Set([...(state?.clusters.find((c) => c.name === name)?.pids ?? []), ...componentPids(paths, name)]);
+    ports.push(...recordedPorts(paths, name), ...(state?.clusters.find((c) => c.name === name)?.ports ?? []));
+    await run(paths.binary('kwokctl'), ['delete', 'cluster', '--name', name], { env: kwokEnv(paths), allowFail: true });
+    for (const pid of pids) await stopPid(pid);
+    for (const pid of pids) if (isAlive(pid)) leftover.push(`${name}: pid ${pid} still running`);
+    log(`${name}: deleted`);
+  }
+  // A process that has just exited may hold its sockets for a moment while its threads unwind.
+  for (const port of new Set(ports)) {
+    const deadline = Date.now() + 10_000;
+    let open = await portOpen('127.0.0.1', port);
+    while (open && Date.now() < deadline) {
+      await sleep(200);
+      open = await portOpen('127.0.0.1', port);
+    }
+    if (open) leftover.push(`port 127.0.0.1:${port} still open`);
+  }
+  for (const f of [paths.stateFile, paths.kubeconfig, join(paths.state, 'kwokctl-kubeconfig')]) rmSync(f, { force: true });
+  rmSync(paths.kwokWorkdir, { recursive: true, force: true });
+  rmSync(paths.endpoints, { recursive: true, force: true });
+  rmSync(join(paths.state, 'agent'), { recursive: true, force: true });
+  rmSync(join(paths.state, 'helm-controller'), { recursive: true, force: true });
+  if (existsSync(paths.state)) for (const f of readdirSync(paths.state)) if (/^initial-values-.*\.yaml$/.test(f)) rmSync(join(paths.state, f), { force: true });
+  return { leftover };
+}
+
+/** Pids of clustermesh endpoint etcds recorded by the daemon (each in endpoints/<cluster>/etcd.pid). */
+export function endpointPids(paths: LabPaths): number[] {
+  if (!existsSync(paths.endpoints)) return [];
+  const out: number[] = [];
+  for (const d of readdirSync(paths.endpoints, { withFileTypes: true })) {
+    if (!d.isDirectory()) continue;
+    const f = join(paths.endpoints, d.name, 'etcd.pid');
+    if (existsSync(f)) {
+      const pid = Number(readFileSync(f, 'utf8').trim());
+      if (pid > 0) out.push(pid);
+    }
+  }
+  return out;
+}
+
+/** What the endpoints daemon reports in `.lab/endpoints/status.json`. */
+export interface EndpointsReport {
+  generation: number;
+  clusters: Record<string, { state: string; listen: string[]; error?: string; readError?: string; fingerprint: string }>;
+}
+
+export function readEndpoints(): EndpointsReport | undefined {
+  const f = join(labPaths().endpoints, 'status.json');
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as EndpointsReport) : undefined;
+}
+
+/** Waits until the endpoints daemon has run two full passes since now (so it saw current state). */
+export async function syncEndpoints(timeoutMs = 30000): Promise<EndpointsReport> {
+  const start = readEndpoints()?.generation ?? 0;
+  return waitFor('the endpoints daemon to re-sync', timeoutMs, async () => {
+    const r = readEndpoints();
+    return r && r.generation >= start + 2 ? r : undefined;
+  });
+}
+
+
+/**
+ * Takes the lab for one test suite: suites change the clusters' releases (and the lab suite takes
+ * the lab down at its end), so two at once would see each other's changes. Waits while another
+ * live process holds `.lab/suite.lock`; a lock whose holder died is taken over. Returns the release.
+ */
+export async function lockLab(owner: string, timeoutMs = 15 * 60_000): Promise<() => void> {
+  const paths = labPaths();
+  const file = join(paths.state, 'suite.lock');
+  mkdirSync(paths.state, { recursive: true });
+  await waitFor(`the lab lock (${file})`, timeoutMs, async () => {
+    try {
+      writeFileSync(file, JSON.stringify({ pid: process.pid, owner, at: new Date().toISOString() }), { flag: 'wx' });
+      return true;
+    } catch {
+      try {
+        const holder = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
+        if (!isAlive(holder.pid)) rmSync(file, { force: true });
+      } catch {
+        rmSync(file, { force: true });
+      }
+      return undefined;
+    }
+  });
+  return () => {
+    try {
+      const holder = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
+      if (holder.pid === process.pid) rmSync(file, { force: true });
+    } catch {
+      // already released
+    }
+  };
+}

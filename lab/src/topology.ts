@@ -1,0 +1,73 @@
+/**
+ * The lab's fixed shape: N RKE2-like clusters, each with two control-plane nodes and two workers on
+ * distinct loopback addresses and non-overlapping pod/service CIDRs. Pure: no I/O.
+ */
+
+/** One node of a lab cluster. */
+export interface LabNode {
+  name: string;
+  /** InternalIP, on 127.0.0.0/8: reachable on this machine without any network setup. */
+  ip: string;
+  controlPlane: boolean;
+  podCIDR: string;
+}
+
+/** One lab cluster. */
+export interface LabCluster {
+  name: string;
+  /** 1-based index; also the second octet offset of its loopback IPs and pod CIDR. */
+  index: number;
+  clusterCIDR: string;
+  serviceCIDR: string;
+  clusterDNS: string;
+  nodes: LabNode[];
+}
+
+export const MAX_CLUSTERS = 8;
+
+/** Cluster name for a 1-based index: mesh01, mesh02, … */
+export function clusterName(index: number): string {
+  return `mesh${String(index).padStart(2, '0')}`;
+}
+
+/**
+ * The topology for `count` clusters. Cluster i gets pod CIDR 10.(243+i).0.0/16 (mesh01
+ * 10.244.0.0/16, mesh02 10.245.0.0/16, …), service CIDR 10.96.(64·(i−1)).0/18 inside 10.96.0.0/15,
+ * and node IPs 127.10.i.1–4 (1–2 control plane, 3–4 workers).
+ */
+export function labTopology(count: number): LabCluster[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_CLUSTERS) {
+    throw new RangeError(`cluster count must be an integer from 1 to ${MAX_CLUSTERS}, got ${count}`);
+  }
+  const clusters: LabCluster[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = clusterName(i);
+    const second = 243 + i;
+    const svcBase = 96 + Math.floor(((i - 1) * 64) / 256);
+    const svcThird = ((i - 1) * 64) % 256;
+    const nodes: LabNode[] = [];
+    for (let n = 1; n <= 4; n++) {
+      const controlPlane = n <= 2;
+      nodes.push({
+        name: controlPlane ? `${name}-server-${n}` : `${name}-agent-${n - 2}`,
+        ip: `127.10.${i}.${n}`,
+        controlPlane,
+        podCIDR: `10.${second}.${n - 1}.0/24`,
+      });
+    }
+    clusters.push({
+      name,
+      index: i,
+      clusterCIDR: `10.${second}.0.0/16`,
+      serviceCIDR: `10.${svcBase}.${svcThird}.0/18`,
+      clusterDNS: `10.${svcBase}.${svcThird}.10`,
+      nodes,
+    });
+  }
+  return clusters;
+}
+
+/** Worker nodes (no control-plane role): the ones whose IPs peers dial. */
+export function workers(cluster: LabCluster): LabNode[] {
+  return cluster.nodes.filter((n) => !n.controlPlane);
+}

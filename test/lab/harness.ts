@@ -1,0 +1,117 @@
+/**
+ * Shared helpers of the lab integration suite. They fail loudly when the lab is not up: an
+ * integration test that silently skips proves nothing.
+ */
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { readState, syncEndpoints, type LabState } from '../../lab/src/lab.js';
+import { labPaths } from '../../lab/src/paths.js';
+import { run, sleep } from '../../lab/src/proc.js';
+import { initialValues } from '../../lab/src/shape.js';
+import { labTopology, workers, type LabCluster } from '../../lab/src/topology.js';
+import { clusterCerts, type TestCa } from './certs.js';
+
+export const paths = labPaths();
+
+/** The running lab's state, or an error that says how to start it. */
+export function requireLab(min = 2): { state: LabState; clusters: LabCluster[] } {
+  const state = readState(paths);
+  if (!state) throw new Error(`the lab is not up (no ${paths.stateFile}): run \`npm run lab -- up\` first`);
+  if (state.clusters.length < min) throw new Error(`the lab runs ${state.clusters.length} clusters; this suite needs ${min}`);
+  return { state, clusters: labTopology(state.clusters.length) };
+}
+
+export async function kubectl(context: string, args: string[], input?: string): Promise<string> {
+  const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', context, ...args], { input, timeoutMs: 120_000 });
+  return r.stdout;
+}
+
+export async function helm(context: string, args: string[]): Promise<string> {
+  const r = await run(paths.binary('helm'), ['--kubeconfig', paths.kubeconfig, '--kube-context', context, ...args], { timeoutMs: 120_000 });
+  return r.stdout;
+}
+
+/** NodePort of each lab cluster's clustermesh endpoint: distinct per cluster, as Cilium ≤ 1.18 needs. */
+export function nodePortOf(c: LabCluster): number {
+  return 32378 + c.index;
+}
+
+export interface MeshOptions {
+  /** Peers to leave out of this cluster's list (to model a one-sided declaration). */
+  omit?: string[];
+  authMode?: 'cluster' | 'legacy' | 'migration';
+  /** clustermesh.config.domain; the certificates always cover *.mesh.cilium.io only. */
+  domain?: string;
+  /** Port this cluster dials for a peer (to model a wrong port). */
+  portOverride?: Record<string, number>;
+}
+
+/** Values in the form meshform renders for Cilium 1.15 with provided certificates. */
+export async function meshValues(c: LabCluster, all: LabCluster[], ca: TestCa, o: MeshOptions = {}): Promise<Record<string, unknown>> {
+  const certs = await clusterCerts(ca, c.name);
+  const peers = all
+    .filter((p) => p.name !== c.name && !(o.omit ?? []).includes(p.name))
+    .map((p) => ({ name: p.name, port: o.portOverride?.[p.name] ?? nodePortOf(p), ips: workers(p).map((n) => n.ip) }));
+  return {
+    ...initialValues(c),
+    cluster: { name: c.name, id: c.index },
+    tls: { ca: certs.ca },
+    clustermesh: {
+      useAPIServer: true,
+      maxConnectedClusters: 255,
+      config: { enabled: true, domain: o.domain ?? 'mesh.cilium.io', clusters: peers },
+      apiserver: {
+        replicas: 2,
+        service: { type: 'NodePort', nodePort: nodePortOf(c) },
+        tls: {
+          authMode: o.authMode ?? 'cluster',
+          auto: { enabled: false },
+          server: { cert: certs.server.cert, key: certs.server.key, extraDnsNames: [`${c.name}.mesh.cilium.io`] },
+          admin: certs.admin,
+          remote: certs.remote,
+        },
+      },
+    },
+  };
+}
+
+const valuesDir = mkdtempSync(join(tmpdir(), 'meshform-lab-test-'));
+
+/** `helm upgrade rke2-cilium` with these values, like the seed's step 3, then waits for the rollout. */
+export async function helmUpgrade(c: LabCluster, values: Record<string, unknown>): Promise<void> {
+  const file = join(valuesDir, `${c.name}.yaml`);
+  writeFileSync(file, YAML.stringify(values), { mode: 0o600 });
+  await helm(c.name, ['upgrade', 'rke2-cilium', paths.chart, '-n', 'kube-system', '-f', file, '--wait', '--timeout', '90s']);
+  await kubectl(c.name, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=90s']);
+}
+
+export interface AgentStatus {
+  'cluster-mesh'?: { clusters: { name: string; ready: boolean; connected: boolean; status: string; 'num-failures': number; config: { required: boolean; retrieved: boolean }; synced: Record<string, boolean> }[] };
+}
+
+/** `cilium-dbg status -o json` in the cluster's agent DaemonSet, through kubectl exec. */
+export async function agentStatus(context: string): Promise<AgentStatus> {
+  const out = await kubectl(context, ['exec', 'ds/cilium', '-n', 'kube-system', '-c', 'cilium-agent', '--', 'cilium-dbg', 'status', '-o', 'json']);
+  return JSON.parse(out) as AgentStatus;
+}
+
+/** Polls the agent until `pred` holds for its view of `peer`; returns the last view either way. */
+export async function waitPeer(
+  context: string,
+  peer: string,
+  pred: (c: NonNullable<AgentStatus['cluster-mesh']>['clusters'][number]) => boolean,
+  timeoutMs = 45_000,
+) {
+  await syncEndpoints();
+  const deadline = Date.now() + timeoutMs;
+  let last: NonNullable<AgentStatus['cluster-mesh']>['clusters'][number] | undefined;
+  while (Date.now() < deadline) {
+    const s = await agentStatus(context);
+    last = s['cluster-mesh']?.clusters.find((c) => c.name === peer);
+    if (last && pred(last)) return last;
+    await sleep(1000);
+  }
+  return last;
+}
