@@ -32,6 +32,21 @@ export interface ClusterFacts {
   values?: Record<string, unknown>;
   /** Service clustermesh-apiserver. */
   service?: { type: string; nodePort?: number; loadBalancerIngress?: string[] };
+  /** Added by discover: UID of namespace kube-system, a stable identity of the cluster. */
+  kubeSystemUID?: string;
+  /** Added by discover: datapath settings from ConfigMap cilium-config. */
+  routingMode?: string;
+  tunnelProtocol?: string;
+  /** Added by discover: `enable-kvstoremesh`/clustermesh settings as found in cilium-config. */
+  kvstoremesh?: boolean;
+  /** Added by discover: HelmChart kube-system/<release> (RKE2). */
+  helmChart?: { version?: string; set: Record<string, string>; valuesContent?: string };
+  /** Added by discover: HelmChartConfig kube-system/<release> (RKE2), the text as stored. */
+  helmChartConfig?: { valuesContent: string; failurePolicy?: string };
+  /** Added by discover: the current Helm release (from its Secret, decoded without helm). */
+  helmRelease?: { revision: number; status: string; chartVersion?: string; appVersion?: string };
+  /** Added by discover: what could not be read (e.g. no RBAC on secrets); the rest was still read. */
+  warnings?: string[];
 }
 
 export interface Facts {

@@ -1,0 +1,128 @@
+import { Document, stringify } from 'yaml';
+import type { Finding } from '../errors.js';
+import { isWorker, type ClusterFacts } from '../kube/facts.js';
+import type { RenderedFile } from '../render/types.js';
+
+/** One live cluster as `init` found it. */
+export interface InitCluster {
+  /** Name to use when Cilium has none yet (cluster-name `default`): usually the context name. */
+  fallbackName: string;
+  context?: string;
+  kubeconfig?: string;
+  facts: ClusterFacts;
+}
+
+export interface InitOptions {
+  meshName: string;
+  domain?: string;
+  /** Used when no cluster reports a Cilium version. */
+  ciliumVersion?: string;
+  release?: string;
+  namespace?: string;
+  /** First NodePort handed out when a cluster has no clustermesh-apiserver Service yet. */
+  firstNodePort?: number;
+}
+
+export interface InitResult {
+  /** mesh.yaml text. */
+  meshYaml: string;
+  /** `values_<name>.yaml` beside it: each cluster's current user values (the seed's Step 2). */
+  files: RenderedFile[];
+  findings: Finding[];
+}
+
+const NAME_RE = /^([a-z0-9][-a-z0-9]*)?[a-z0-9]$/;
+
+function sanitizeName(s: string): string {
+  const n = s.toLowerCase().replace(/[^-a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32).replace(/-+$/g, '');
+  return n || 'cluster';
+}
+
+/**
+ * Builds a starting mesh.yaml from discovered facts: names and IDs Cilium already uses are kept,
+ * the others get the next free ones; worker InternalIPs become the endpoint IPs; CIDRs come from
+ * RKE2's HelmChart globals; each cluster's current values are written beside the spec. Pure.
+ */
+export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOptions): InitResult {
+  const findings: Finding[] = [];
+  const usedNames = new Set<string>();
+  const usedIds = new Set<number>();
+  const usedPorts = new Set<number>();
+  for (const c of clusters) {
+    if (c.facts.clusterId && c.facts.clusterId > 0) usedIds.add(c.facts.clusterId);
+    if (c.facts.service?.nodePort) usedPorts.add(c.facts.service.nodePort);
+  }
+  const ids = new Set<number>();
+  let nextId = 1;
+  let nextPort = opts.firstNodePort ?? 32379;
+  const versions = clusters.map((c) => c.facts.ciliumVersion).filter((v): v is string => !!v);
+  const version = versions[0] ?? opts.ciliumVersion ?? '1.15.5';
+  if (new Set(versions).size > 1) {
+    findings.push({ code: 'INIT_VERSIONS_DIFFER', severity: 'warning', path: 'cilium.version', value: [...new Set(versions)].join(', '),
+      message: `the clusters run different Cilium versions (${[...new Set(versions)].join(', ')})`, rule: 'one Cilium version per mesh is simplest',
+      fix: 'set the version each cluster runs, or upgrade them to one version first' });
+  }
+  const files: RenderedFile[] = [];
+  const specClusters = clusters.map((c, i) => {
+    const live = c.facts.clusterName && c.facts.clusterName !== 'default' ? c.facts.clusterName : undefined;
+    let name = live ?? sanitizeName(c.fallbackName);
+    if (!NAME_RE.test(name) || name === 'default') name = `cluster-${i + 1}`;
+    while (usedNames.has(name)) name = `${name}-${i + 1}`;
+    usedNames.add(name);
+    let id = c.facts.clusterId && c.facts.clusterId > 0 && !ids.has(c.facts.clusterId) ? c.facts.clusterId : 0;
+    if (!id) {
+      while (usedIds.has(nextId) || ids.has(nextId)) nextId++;
+      id = nextId;
+    }
+    ids.add(id);
+    const workers = (c.facts.nodes ?? []).filter(isWorker);
+    const ips = workers.map((n) => n.internalIPs[0]).filter((x): x is string => !!x).sort();
+    if (ips.length < 2) {
+      findings.push({ code: 'INIT_FEW_WORKERS', severity: 'warning', path: `clusters[${i}].endpoint.ips`, value: ips.join(', '),
+        message: `cluster ${name} has ${ips.length} worker node IP(s)`, rule: 'peers should reach a cluster through at least two worker nodes',
+        fix: 'add worker IPs by hand, or use a LoadBalancer endpoint' });
+    }
+    let nodePort = c.facts.service?.nodePort;
+    if (!nodePort) {
+      while (usedPorts.has(nextPort)) nextPort++;
+      nodePort = nextPort;
+      usedPorts.add(nodePort);
+    }
+    const entry: Record<string, unknown> = { name, id };
+    if (c.kubeconfig) entry['kubeconfig'] = c.kubeconfig;
+    if (c.context) entry['context'] = c.context;
+    if (c.facts.rke2Version) entry['rke2Version'] = c.facts.rke2Version;
+    const pod = c.facts.clusterCIDR ?? [];
+    const svc = c.facts.serviceCIDR ?? [];
+    if (pod.length === 1) entry['podCIDR'] = pod[0];
+    else if (pod.length > 1) entry['podCIDRs'] = pod;
+    else findings.push({ code: 'INIT_NO_POD_CIDR', severity: 'warning', path: `clusters[${i}].podCIDR`, message: `cluster ${name}: no cluster-cidr found in HelmChart ${opts.release ?? 'rke2-cilium'}`, rule: 'pod CIDRs must be known to check overlaps', fix: 'fill podCIDR by hand (RKE2 cluster-cidr)' });
+    if (svc.length === 1) entry['serviceCIDR'] = svc[0];
+    else if (svc.length > 1) entry['serviceCIDRs'] = svc;
+    entry['endpoint'] = { nodePort, ips };
+    const valuesFile = `values_${name}.yaml`;
+    const values = c.facts.values && Object.keys(c.facts.values).length ? stringify(c.facts.values, { lineWidth: 0, sortMapEntries: false }) : c.facts.helmChartConfig?.valuesContent;
+    if (values !== undefined && values.trim().length) {
+      files.push({ path: valuesFile, content: `# Current values of ${opts.release ?? 'rke2-cilium'} on ${name}, as discovered.\n${values.endsWith('\n') ? values : values + '\n'}`, secret: false });
+      entry['values'] = valuesFile;
+    }
+    return entry;
+  });
+  const maxes = clusters.map((c) => c.facts.maxConnectedClusters).filter((m): m is number => m === 255 || m === 511);
+  const spec = {
+    apiVersion: 'meshform/v1alpha1',
+    kind: 'Mesh',
+    name: opts.meshName,
+    cilium: { version, release: opts.release ?? 'rke2-cilium', namespace: opts.namespace ?? 'kube-system' },
+    domain: opts.domain ?? 'mesh.cilium.io',
+    maxConnectedClusters: maxes[0] ?? 255,
+    authMode: 'cluster',
+    certificates: { method: 'provided' },
+    ca: { cert: 'ca/ca.crt', key: 'ca/ca.key' },
+    apiserver: { replicas: 2 },
+    clusters: specClusters,
+  };
+  const doc = new Document(spec);
+  doc.commentBefore = ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
+  return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings };
+}

@@ -1,0 +1,258 @@
+import { MeshformError } from '../errors.js';
+import { field, str, type ClusterClient, type ExecResult, type KubeObject } from '../kube/client.js';
+import { asClusterError } from '../kube/errors.js';
+import { mapBounded, realSleep, type Sleep } from '../kube/pool.js';
+import {
+  notReadyReasons,
+  parseAgentStatus,
+  parseHealthStatus,
+  parseKvstoremeshStatus,
+  type HealthNode,
+  type RemoteClusterStatus,
+} from './parse.js';
+
+/** One cluster to read status from, with the peers it should connect to. */
+export interface StatusTarget {
+  name: string;
+  client: ClusterClient;
+  /** Peers from the spec/plan; when absent, the peers the agents report. */
+  peers?: string[];
+}
+
+export interface StatusOptions {
+  namespace?: string;
+  /** Agent pods queried at once per cluster (default 16). */
+  podConcurrency?: number;
+  /** Clusters queried at once (default 8). */
+  clusterConcurrency?: number;
+  execTimeoutMs?: number;
+  /** Also run cilium-health (default true). */
+  health?: boolean;
+}
+
+/** What one agent says about one peer. */
+export interface PeerObservation {
+  peer: string;
+  ready: boolean;
+  /** Why not ready (empty when ready). */
+  reasons: string[];
+  /** Cilium's status text for the peer (carries the failure text when failing). */
+  status?: string;
+  numFailures: number;
+  lastFailure?: string;
+}
+
+export interface NodeStatus {
+  pod: string;
+  node: string;
+  /** The agent could not be asked (pod not running, exec failed, output not JSON). */
+  error?: string;
+  /** The command that answered (`cilium-dbg` or the `cilium` fallback). */
+  command?: string;
+  peers: PeerObservation[];
+  /** Peers this agent reports that the spec does not list. */
+  unexpectedPeers: string[];
+  health?: { reachable: number; total: number; unreachable: HealthNode[] };
+}
+
+export interface KvstoremeshPodStatus {
+  pod: string;
+  error?: string;
+  peers: PeerObservation[];
+}
+
+export interface ClusterStatus {
+  name: string;
+  peers: string[];
+  nodes: NodeStatus[];
+  /** Present when the clustermesh-apiserver pods run a kvstoremesh container. */
+  kvstoremesh?: KvstoremeshPodStatus[];
+  /** The cluster could not be read at all. */
+  error?: string;
+  errorCode?: string;
+}
+
+/** One cell of the mesh matrix: on how many of `cluster`'s agents `peer` is ready. */
+export interface MatrixCell {
+  cluster: string;
+  peer: string;
+  ready: number;
+  total: number;
+}
+
+export interface MeshStatus {
+  clusters: ClusterStatus[];
+  matrix: MatrixCell[];
+  /** Every peer ready on every agent of every cluster (and in every kvstoremesh). */
+  ready: boolean;
+}
+
+const AGENT_SELECTOR = 'k8s-app=cilium';
+const APISERVER_SELECTOR = 'k8s-app=clustermesh-apiserver';
+
+function isMissingBinary(r: ExecResult): boolean {
+  const text = `${r.message ?? ''} ${r.stderr}`;
+  return r.exitCode === 127 || r.exitCode === 126 || /executable file not found|no such file or directory|not found in \$PATH|command not found/i.test(text);
+}
+
+function failureText(r: ExecResult): string {
+  return (r.stderr.trim() || r.message || `exit code ${r.exitCode ?? '?'}`).split('\n').slice(-3).join(' ').slice(0, 500);
+}
+
+function podRunning(pod: KubeObject): string | undefined {
+  const phase = str(field(pod, 'status', 'phase'));
+  if (phase !== 'Running') return `pod is ${phase ?? 'not running'}`;
+  return undefined;
+}
+
+function observe(peer: string, seen: RemoteClusterStatus | undefined): PeerObservation {
+  const reasons = notReadyReasons(seen);
+  return {
+    peer,
+    ready: reasons.length === 0,
+    reasons,
+    ...(seen?.status ? { status: seen.status } : {}),
+    numFailures: seen?.numFailures ?? 0,
+    ...(seen?.lastFailure ? { lastFailure: seen.lastFailure } : {}),
+  };
+}
+
+async function agentStatus(client: ClusterClient, ns: string, pod: KubeObject, expected: string[] | undefined, opts: StatusOptions): Promise<NodeStatus> {
+  const name = pod.metadata.name;
+  const node = str(field(pod, 'spec', 'nodeName')) ?? '';
+  const base: NodeStatus = { pod: name, node, peers: [], unexpectedPeers: [] };
+  const notRunning = podRunning(pod);
+  const fail = (error: string): NodeStatus => ({ ...base, error, peers: (expected ?? []).map((p) => ({ ...observe(p, undefined), ready: false, reasons: [error] })) });
+  if (notRunning) return fail(notRunning);
+  const execOpts = { timeoutMs: opts.execTimeoutMs ?? 20_000 };
+  let command = 'cilium-dbg';
+  try {
+    let r = await client.exec(ns, name, 'cilium-agent', ['cilium-dbg', 'status', '-o', 'json'], execOpts);
+    // Cilium before 1.15 ships the agent CLI as `cilium`, not `cilium-dbg`.
+    if (r.exitCode !== 0 && isMissingBinary(r)) {
+      command = 'cilium';
+      r = await client.exec(ns, name, 'cilium-agent', ['cilium', 'status', '-o', 'json'], execOpts);
+    }
+    if (r.exitCode !== 0 && !r.stdout.trim()) return fail(`${command} status failed: ${failureText(r)}`);
+    const cm = parseAgentStatus(r.stdout);
+    const seen = new Map((cm?.clusters ?? []).map((c) => [c.name, c]));
+    const peers = expected ?? [...seen.keys()].sort();
+    const out: NodeStatus = {
+      ...base,
+      command,
+      peers: peers.map((p) => observe(p, seen.get(p))),
+      unexpectedPeers: [...seen.keys()].filter((p) => !peers.includes(p)).sort(),
+    };
+    if (opts.health !== false) {
+      try {
+        const h = await client.exec(ns, name, 'cilium-agent', ['cilium-health', 'status', '-o', 'json'], execOpts);
+        if (h.exitCode === 0 || h.stdout.trim()) {
+          const nodes = parseHealthStatus(h.stdout);
+          const unreachable = nodes.filter((n) => !n.reachable);
+          out.health = { reachable: nodes.length - unreachable.length, total: nodes.length, unreachable };
+        }
+      } catch {
+        // Health is extra detail: its absence must not hide the mesh status.
+      }
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof MeshformError && ['KUBE_UNREACHABLE', 'KUBE_UNAUTHORIZED', 'KUBE_FORBIDDEN'].includes(err.findings[0]?.code ?? '')) throw err;
+    return fail(err instanceof Error ? err.message.replace(`cluster ${client.cluster}: `, '') : String(err));
+  }
+}
+
+async function kvstoremeshStatus(client: ClusterClient, ns: string, opts: StatusOptions, expected: string[] | undefined): Promise<KvstoremeshPodStatus[] | undefined> {
+  const pods = await client.list('Pod', { namespace: ns, labelSelector: APISERVER_SELECTOR });
+  const withKvs = pods.filter((p) => ((field(p, 'spec', 'containers') as { name?: string }[] | undefined) ?? []).some((c) => c.name === 'kvstoremesh'));
+  if (withKvs.length === 0) return undefined;
+  const res = await mapBounded(withKvs, opts.podConcurrency ?? 16, async (pod): Promise<KvstoremeshPodStatus> => {
+    const name = pod.metadata.name;
+    const notRunning = podRunning(pod);
+    if (notRunning) return { pod: name, error: notRunning, peers: [] };
+    const r = await client.exec(ns, name, 'kvstoremesh', ['kvstoremesh-dbg', 'status', '-o', 'json'], { timeoutMs: opts.execTimeoutMs ?? 20_000 });
+    if (r.exitCode !== 0 && !r.stdout.trim()) return { pod: name, error: `kvstoremesh-dbg status failed: ${failureText(r)}`, peers: [] };
+    const seen = new Map(parseKvstoremeshStatus(r.stdout).map((c) => [c.name, c]));
+    const peers = expected ?? [...seen.keys()].sort();
+    return { pod: name, peers: peers.map((p) => observe(p, seen.get(p))) };
+  });
+  return res.map((r, i) => (r.ok ? r.value : { pod: withKvs[i]?.metadata.name ?? '', error: r.error instanceof Error ? r.error.message : String(r.error), peers: [] }));
+}
+
+/** Reads one cluster's mesh status from all its agents. Throws only when the cluster is unreachable. */
+export async function clusterStatus(t: StatusTarget, opts: StatusOptions = {}): Promise<ClusterStatus> {
+  const ns = opts.namespace ?? 'kube-system';
+  const pods = (await t.client.list('Pod', { namespace: ns, labelSelector: AGENT_SELECTOR })).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const results = await mapBounded(pods, opts.podConcurrency ?? 16, (pod) => agentStatus(t.client, ns, pod, t.peers, opts));
+  const nodes = results.map((r, i) => {
+    if (r.ok) return r.value;
+    throw r.error ?? new Error(`agent ${pods[i]?.metadata.name} failed`);
+  });
+  const peers = t.peers ?? [...new Set(nodes.flatMap((n) => n.peers.map((p) => p.peer)))].sort();
+  const out: ClusterStatus = { name: t.name, peers, nodes };
+  // KVStoreMesh detail must not hide what the agents said: a failure to list its pods is dropped.
+  const kvs = await kvstoremeshStatus(t.client, ns, opts, t.peers).catch(() => undefined);
+  if (kvs) out.kvstoremesh = kvs;
+  return out;
+}
+
+/** Builds the matrix and the overall verdict from per-cluster results. Pure. */
+export function summarize(clusters: ClusterStatus[]): MeshStatus {
+  const matrix: MatrixCell[] = [];
+  let ready = clusters.length > 0;
+  for (const c of clusters) {
+    if (c.error) ready = false;
+    if (c.nodes.length === 0 && !c.error) ready = false;
+    for (const peer of c.peers) {
+      const total = c.nodes.length;
+      const n = c.nodes.filter((node) => node.peers.some((p) => p.peer === peer && p.ready)).length;
+      matrix.push({ cluster: c.name, peer, ready: n, total });
+      if (n < total || total === 0) ready = false;
+    }
+    for (const k of c.kvstoremesh ?? []) if (k.error || k.peers.some((p) => !p.ready)) ready = false;
+  }
+  return { clusters, matrix, ready };
+}
+
+/** Reads every cluster concurrently; an unreachable cluster is reported in its entry. */
+export async function collectStatus(targets: readonly StatusTarget[], opts: StatusOptions = {}): Promise<MeshStatus> {
+  const res = await mapBounded(targets, opts.clusterConcurrency ?? 8, (t) => clusterStatus(t, opts));
+  const clusters = res.map((r, i): ClusterStatus => {
+    const t = targets[i] as StatusTarget;
+    if (r.ok) return r.value;
+    const e = asClusterError(t.name, r.error);
+    return { name: t.name, peers: t.peers ?? [], nodes: [], error: e.message, ...(e.findings[0] ? { errorCode: e.findings[0].code } : {}) };
+  });
+  return summarize(clusters);
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** First poll interval (default 1 s), doubled after each poll up to `maxIntervalMs` (default 10 s). */
+  intervalMs?: number;
+  maxIntervalMs?: number;
+  sleep?: Sleep;
+  now?: () => number;
+  onPoll?: (s: MeshStatus, elapsedMs: number) => void;
+}
+
+/**
+ * Polls `collect` until the mesh is ready or the timeout passes; returns the last status either way
+ * (the caller decides the exit code from `ready`).
+ */
+export async function waitForMesh(collect: () => Promise<MeshStatus>, opts: WaitOptions): Promise<{ status: MeshStatus; elapsedMs: number; timedOut: boolean }> {
+  const sleep = opts.sleep ?? realSleep;
+  const now = opts.now ?? Date.now;
+  const start = now();
+  let interval = opts.intervalMs ?? 1000;
+  for (;;) {
+    const status = await collect();
+    const elapsedMs = now() - start;
+    opts.onPoll?.(status, elapsedMs);
+    if (status.ready) return { status, elapsedMs, timedOut: false };
+    const left = opts.timeoutMs - elapsedMs;
+    if (left <= 0) return { status, elapsedMs, timedOut: true };
+    await sleep(Math.min(interval, left));
+    interval = Math.min(interval * 2, opts.maxIntervalMs ?? 10_000);
+  }
+}

@@ -1,0 +1,211 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { stringify } from 'yaml';
+import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyEvent, type ApplyOptions } from '../../src/apply/apply.js';
+import { objectsFromYaml } from '../../src/apply/diff.js';
+import { clusterError } from '../../src/kube/errors.js';
+import type { KubeObject } from '../../src/kube/client.js';
+import { FakeClusterClient } from '../kube/fake-client.js';
+
+const NS = 'kube-system';
+
+function releaseSecret(revision: number, config: object, status = 'deployed'): KubeObject {
+  const rel = { name: 'rke2-cilium', namespace: NS, version: revision, info: { status }, chart: { metadata: { name: 'rke2-cilium', version: '1.16.302', appVersion: '1.16.3' } }, config };
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: 'helm.sh/release.v1',
+    metadata: { name: `sh.helm.release.v1.rke2-cilium.v${revision}`, namespace: NS, labels: { owner: 'helm', name: 'rke2-cilium', status, version: String(revision) } },
+    data: { release: Buffer.from(gzipSync(Buffer.from(JSON.stringify(rel))).toString('base64')).toString('base64') },
+  };
+}
+const ds = (gen: number, ready: boolean): KubeObject => ({
+  apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'cilium', namespace: NS, generation: gen },
+  status: { observedGeneration: gen, desiredNumberScheduled: 2, updatedNumberScheduled: ready ? 2 : 1, numberAvailable: ready ? 2 : 1 },
+});
+const hcc = (values: string): KubeObject => ({ apiVersion: 'helm.cattle.io/v1', kind: 'HelmChartConfig', metadata: { name: 'rke2-cilium', namespace: NS }, spec: { valuesContent: values, failurePolicy: 'abort' } });
+
+function cluster(name: string): FakeClusterClient {
+  const c = new FakeClusterClient(name, [hcc('kubeProxyReplacement: true\n'), releaseSecret(1, { kubeProxyReplacement: true }), ds(1, true)]);
+  return c;
+}
+
+/** Plays RKE2's helm-controller: after a HelmChartConfig change, a new revision and a rollout. */
+function simulateHelmController(c: FakeClusterClient): ApplyOptions['sleep'] {
+  let step = 0;
+  return async () => {
+    const applied = c.calls.some((x) => x.op === 'apply' && x.kind === 'HelmChartConfig' && !x.dryRun);
+    if (!applied) return;
+    step++;
+    if (step === 1) {
+      c.put(releaseSecret(2, { mesh: true }));
+      c.put(ds(2, false));
+    } else if (step === 2) c.put(ds(2, true));
+  };
+}
+
+const rendered = (name: string, id: number) =>
+  objectsFromYaml(`apiVersion: helm.cattle.io/v1
+kind: HelmChartConfig
+metadata:
+  name: rke2-cilium
+  namespace: kube-system
+spec:
+  failurePolicy: abort
+  valuesContent: |
+    kubeProxyReplacement: true
+    cluster:
+      name: ${name}
+      id: ${id}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: clustermesh-apiserver-local-cert
+  namespace: kube-system
+type: kubernetes.io/tls
+stringData:
+  tls.key: "-----BEGIN PRIVATE KEY-----\\nSECRETKEYMATERIAL\\n-----END PRIVATE KEY-----\\n"
+  tls.crt: "cert-${name}"
+`, `rke2/${name}/rke2-cilium-config.yaml`);
+
+test('apply: SSA of the changed objects, waits for helm-controller and rollout; a second apply changes nothing', async () => {
+  const c = cluster('mesh01');
+  const events: ApplyEvent[] = [];
+  const opts: ApplyOptions = { sleep: simulateHelmController(c), now: () => 0, onEvent: (e) => events.push(e), timeoutMs: 60_000 };
+  const first = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], opts);
+  const r = first.clusters[0];
+  assert.equal(r?.outcome, 'changed', r?.error?.message);
+  assert.deepEqual(first.changed, ['mesh01']);
+  assert.deepEqual(r?.revision, { before: 1, after: 2 });
+  assert.deepEqual(c.calls.filter((x) => x.op === 'apply').map((x) => x.kind), ['Secret', 'HelmChartConfig'], 'Secrets first');
+  assert.match(r?.diffText ?? '', /\+\s+name: mesh01/);
+  assert.ok(!(r?.diffText ?? '').includes('SECRETKEYMATERIAL'), 'secret values are redacted in diffs');
+  assert.match(r?.diffText ?? '', /\[secret sha256:[0-9a-f]{12}\]/);
+  const stored = c.peek('Secret', 'clustermesh-apiserver-local-cert', NS);
+  assert.equal(Buffer.from((stored?.['data'] as Record<string, string>)['tls.crt'] ?? '', 'base64').toString(), 'cert-mesh01');
+  assert.ok(events.some((e) => e.phase === 'wait') && events.at(-1)?.phase === 'done');
+
+  const hccBefore = structuredClone(c.peek('HelmChartConfig', 'rke2-cilium', NS));
+  const appliesBefore = c.calls.filter((x) => x.op === 'apply').length;
+  const second = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], opts);
+  assert.equal(second.clusters[0]?.outcome, 'unchanged');
+  assert.deepEqual(second.unchanged, ['mesh01']);
+  assert.equal(c.calls.filter((x) => x.op === 'apply').length, appliesBefore, 'no SSA call at all');
+  assert.deepEqual(c.peek('HelmChartConfig', 'rke2-cilium', NS), hccBefore, 'no new managed fields or resourceVersion');
+  assert.equal(formatApplySummary(second), 'mesh01: unchanged\n');
+});
+
+test('dry run: server-side dry run only, nothing stored, outcome would-change', async () => {
+  const c = cluster('mesh01');
+  const before = structuredClone(c.peek('HelmChartConfig', 'rke2-cilium', NS));
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], { dryRun: true });
+  assert.equal(r.clusters[0]?.outcome, 'would-change');
+  assert.ok(c.calls.filter((x) => x.op === 'apply').every((x) => x.dryRun));
+  assert.deepEqual(c.peek('HelmChartConfig', 'rke2-cilium', NS), before);
+  assert.match(formatApplySummary(r, { diffs: true }), /mesh01: would change Secret clustermesh-apiserver-local-cert, HelmChartConfig rke2-cilium[\s\S]*# mesh01/);
+});
+
+test('a cluster whose API server is down fails alone; the other completes; re-running converges', async () => {
+  const a = cluster('mesh01');
+  const b = cluster('mesh02');
+  let down = true;
+  b.fail = () => (down ? clusterError({ cluster: 'mesh02', code: 'KUBE_UNREACHABLE', message: 'cannot reach the Kubernetes API at https://127.0.0.1:1 (connection refused)', rule: 'r', fix: 'f' }) : undefined);
+  const targets = [{ name: 'mesh01', client: a, objects: rendered('mesh01', 1) }, { name: 'mesh02', client: b, objects: rendered('mesh02', 2) }];
+  const r = await applyMesh(targets, { waitForHelmController: false, sleep: async () => {}, now: () => 0 });
+  assert.deepEqual(r.changed, ['mesh01']);
+  assert.deepEqual(r.failed, ['mesh02']);
+  assert.equal(r.clusters[1]?.error?.exitCode, 3);
+  assert.match(formatApplySummary(r), /mesh02: FAILED: cannot reach the Kubernetes API/);
+  down = false;
+  const again = await applyMesh(targets, { waitForHelmController: false, sleep: async () => {}, now: () => 0 });
+  assert.deepEqual(again.unchanged, ['mesh01']);
+  assert.deepEqual(again.changed, ['mesh02']);
+});
+
+test('preflight errors stop that cluster before any write', async () => {
+  const c = cluster('mesh01');
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], {
+    preflight: () => [{ code: 'ENDPOINT_NOT_WORKER', severity: 'error', path: 'clusters[0].endpoint.ips[0]', message: '192.0.2.11 is a control-plane node', rule: 'r', fix: 'f' }],
+  });
+  assert.equal(r.clusters[0]?.outcome, 'failed');
+  assert.equal(r.clusters[0]?.error?.exitCode, 1);
+  assert.equal(c.calls.filter((x) => x.op === 'apply').length, 0);
+});
+
+test('a rollout that does not finish is a timeout failure', async () => {
+  const c = cluster('mesh01');
+  c.put(ds(1, false));
+  let t = 0;
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], { waitForHelmController: false, timeoutMs: 5000, now: () => t, sleep: async (ms) => { t += ms; } });
+  assert.equal(r.clusters[0]?.outcome, 'failed');
+  assert.equal(r.clusters[0]?.error?.findings[0]?.code, 'KUBE_TIMEOUT');
+});
+
+test('a failed helm-controller upgrade is reported', async () => {
+  const c = cluster('mesh01');
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], {
+    now: () => 0, sleep: async () => { c.put(releaseSecret(2, {}, 'failed')); },
+  });
+  assert.match(r.clusters[0]?.error?.message ?? '', /helm-controller's upgrade of rke2-cilium failed \(revision 2\)/);
+});
+
+test('apply --method helm: runs helm upgrade like the seed, warns about the helm-controller; unchanged values run nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
+  const values = join(dir, 'mesh01.yaml');
+  const secrets = join(dir, 'mesh01.values.yaml');
+  writeFileSync(values, stringify({ kubeProxyReplacement: true, cluster: { name: 'mesh01', id: 1 } }));
+  writeFileSync(secrets, stringify({ tls: { ca: { cert: 'Q0EgQ0VSVA==', key: 'S0VZIE1BVEVSSUFM' } } }));
+  const c = cluster('mesh01');
+  const runs: string[][] = [];
+  const helmRunner = async (args: string[]) => {
+    runs.push(args);
+    c.put(releaseSecret(2, { kubeProxyReplacement: true, cluster: { name: 'mesh01', id: 1 }, tls: { ca: { cert: 'Q0EgQ0VSVA==', key: 'S0VZIE1BVEVSSUFM' } } }));
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  const target = { name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values, secrets], chart: 'rke2-charts/rke2-cilium', version: '1.16.302', connection: { kubeconfig: '/k/mesh01.yaml', context: 'mesh01' } } };
+  const r = await applyMesh([target], { method: 'helm', helmRunner, sleep: async () => {}, now: () => 0 });
+  assert.equal(r.clusters[0]?.outcome, 'changed', r.clusters[0]?.error?.message);
+  assert.deepEqual(runs[0]?.slice(0, 12), ['upgrade', 'rke2-cilium', 'rke2-charts/rke2-cilium', '--version', '1.16.302', '-n', 'kube-system', '-f', values, '-f', secrets, '--kubeconfig']);
+  assert.ok(runs[0]?.includes('--kube-context'));
+  assert.deepEqual(r.clusters[0]?.warnings, [HELM_CONTROLLER_WARNING]);
+  assert.ok(!(r.clusters[0]?.valuesDiff ?? '').includes('S0VZIE1BVEVSSUFM'), 'secrets file values are redacted');
+  assert.deepEqual(r.clusters[0]?.revision, { before: 1, after: 2 });
+  const again = await applyMesh([target], { method: 'helm', helmRunner, sleep: async () => {}, now: () => 0 });
+  assert.equal(again.clusters[0]?.outcome, 'unchanged');
+  assert.equal(runs.length, 1, 'no second helm upgrade: no new revision');
+});
+
+test('apply --method helm: a failing helm and a missing release are clear failures', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
+  const values = join(dir, 'v.yaml');
+  writeFileSync(values, 'a: 1\n');
+  const c = cluster('mesh01');
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values], chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
+    method: 'helm', helmRunner: async () => ({ code: 1, stdout: '', stderr: 'Error: UPGRADE FAILED: chart "rke2-cilium" version "1" not found' }), now: () => 0, sleep: async () => {},
+  });
+  assert.match(r.clusters[0]?.error?.message ?? '', /cluster mesh01: helm upgrade rke2-cilium failed: Error: UPGRADE FAILED/);
+  const empty = new FakeClusterClient('mesh02');
+  const r2 = await applyMesh([{ name: 'mesh02', client: empty, objects: [], helm: { valuesFiles: [values], chart: 'x', version: '1', connection: {} } }], { method: 'helm', helmRunner: async () => ({ code: 0, stdout: '', stderr: '' }) });
+  assert.match(r2.clusters[0]?.error?.message ?? '', /helm release rke2-cilium not found in kube-system/);
+});
+
+test('diff: drift is per cluster; in sync is no drift', async () => {
+  const a = cluster('mesh01');
+  const b = cluster('mesh02');
+  await applyMesh([{ name: 'mesh02', client: b, objects: rendered('mesh02', 2) }], { waitForHelmController: false, timeoutMs: 0 });
+  const d = await diffMesh([{ name: 'mesh01', client: a, objects: rendered('mesh01', 1) }, { name: 'mesh02', client: b, objects: rendered('mesh02', 2) }]);
+  assert.equal(d.drift, true);
+  assert.deepEqual(d.clusters.map((c) => [c.cluster, c.differences.map((x) => `${x.kind}:${x.state}`)]), [
+    ['mesh01', ['HelmChartConfig:differs', 'Secret:missing']],
+    ['mesh02', []],
+  ]);
+  assert.equal((await diffMesh([{ name: 'mesh02', client: b, objects: rendered('mesh02', 2) }])).drift, false);
+});
+
+test('objectsFromYaml rejects documents that are not objects meshform applies', () => {
+  assert.throws(() => objectsFromYaml('kind: Pod\nmetadata: {name: x}\n---\nfoo: bar\n'), /not an object meshform can apply/);
+  assert.equal(objectsFromYaml('---\n# only a comment\n').length, 0);
+});

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stringify } from 'yaml';
+import { diagnoseStatus, doctorReport, formatDoctorReport, runProbes } from '../../src/doctor/doctor.js';
+import { liveCredentials, liveProbeTargets } from '../../src/doctor/live.js';
+import { summarize } from '../../src/status/status.js';
+import type { ProbeResult } from '../../src/doctor/probe.js';
+import { FakeClusterClient } from '../kube/fake-client.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test('status failures are classified per cluster/peer and folded over nodes', () => {
+  const bad = { peer: 'mesh02', ready: false, reasons: ['not ready: etcdserver: permission denied'], status: 'failed to detect whether the cluster configuration is required: etcdserver: permission denied', numFailures: 3 };
+  const s = summarize([
+    { name: 'mesh01', peers: ['mesh02'], nodes: [
+      { pod: 'a', node: 'w1', peers: [bad], unexpectedPeers: [] },
+      { pod: 'b', node: 'w2', peers: [bad], unexpectedPeers: [] },
+      { pod: 'c', node: 'w3', peers: [{ peer: 'mesh02', ready: false, reasons: ['peer not configured on this node'], numFailures: 0 }], unexpectedPeers: [] },
+    ] },
+    { name: 'mesh02', peers: ['mesh01'], nodes: [], error: 'cluster mesh02: cannot reach the Kubernetes API at https://127.0.0.1:1 (connection refused)' },
+  ]);
+  const f = diagnoseStatus(s);
+  const perm = f.find((x) => x.code === 'PERMISSION_DENIED');
+  assert.deepEqual(perm?.where, ['w1', 'w2']);
+  assert.match(perm?.cause ?? '', /mesh02 does not admit user remote-mesh01/);
+  assert.ok(f.some((x) => x.source === 'cluster' && x.cluster === 'mesh02'));
+  assert.ok(f.some((x) => x.code === 'PEER_NOT_CONFIGURED' && /have no configuration for mesh02/.test(x.cause)));
+  const text = formatDoctorReport(doctorReport(s, []));
+  assert.match(text, /✗ mesh01 → mesh02 \[PERMISSION_DENIED\] \(agent, w1, w2\)/);
+});
+
+test('a healthy mesh and passing probes report no problems', () => {
+  const s = summarize([{ name: 'a', peers: ['b'], nodes: [{ pod: 'p', node: 'n', peers: [{ peer: 'b', ready: true, reasons: [], numFailures: 0 }], unexpectedPeers: [] }] }]);
+  const probe: ProbeResult = { target: { cluster: 'a', peer: 'b', host: '127.0.0.1', port: 1, serverName: 'b.mesh.cilium.io' }, ok: true, steps: [{ step: 'tcp', ok: true, detail: '' }] };
+  const r = doctorReport(s, [probe]);
+  assert.equal(r.healthy, true);
+  assert.match(formatDoctorReport(r), /^no problems found/);
+});
+
+test('failed probes become findings naming the endpoint and the first failing step', async () => {
+  const results = await runProbes([{ cluster: 'a', peer: 'b', host: '127.0.0.1', port: 1, serverName: 'b.x' }], () => ({ caPem: '', certPem: '', key: { reveal: () => '' } as never }), { timeoutMs: 500 });
+  const r = doctorReport(undefined, results);
+  assert.equal(r.healthy, false);
+  assert.equal(r.findings[0]?.code, 'UNREACHABLE');
+  assert.deepEqual(r.findings[0]?.where, ['127.0.0.1:1']);
+  assert.match(r.findings[0]?.seen ?? '', /^tcp: dial tcp 127.0.0.1:1: connect: connection refused/);
+});
+
+test('live probe targets: peers from cilium-clustermesh, names mapped through hostAliases; credentials from the remote cert', async () => {
+  const cfg = (host: string) => b64(stringify({ endpoints: [`https://${host}:32380`], 'trusted-ca-file': '/var/lib/cilium/clustermesh/common-etcd-client-ca.crt' }));
+  const c = new FakeClusterClient('mesh01', [
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cilium-clustermesh', namespace: 'kube-system' }, data: { mesh02: cfg('mesh02.mesh.cilium.io'), mesh03: cfg('cm.mesh03.example.net'), 'mesh02.etcd-client.crt': b64('x') } },
+    { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'cilium', namespace: 'kube-system' }, spec: { template: { spec: { hostAliases: [{ ip: '198.51.100.21', hostnames: ['mesh02.mesh.cilium.io'] }, { ip: '198.51.100.22', hostnames: ['mesh02.mesh.cilium.io'] }] } } } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'clustermesh-apiserver-remote-cert', namespace: 'kube-system' }, data: { 'tls.crt': b64('CERT'), 'tls.key': b64('KEY'), 'ca.crt': b64('CA') } },
+  ]);
+  const t = await liveProbeTargets(c);
+  assert.deepEqual(t.map((x) => [x.peer, x.host, x.port, x.serverName]), [
+    ['mesh02', '198.51.100.21', 32380, 'mesh02.mesh.cilium.io'],
+    ['mesh02', '198.51.100.22', 32380, 'mesh02.mesh.cilium.io'],
+    ['mesh03', 'cm.mesh03.example.net', 32380, 'cm.mesh03.example.net'],
+  ]);
+  const cred = await liveCredentials(c);
+  assert.equal(cred?.certPem, 'CERT');
+  assert.equal(cred?.key.reveal(), 'KEY');
+  assert.equal(JSON.stringify(cred).includes('KEY"'), false);
+  assert.equal(await liveCredentials(new FakeClusterClient('x')), undefined);
+});
+
+test('cilium-health unreachable nodes become NODE_UNREACHABLE findings naming the port numbers', () => {
+  const s = summarize([{ name: 'mesh01', peers: ['mesh02'], nodes: [{ pod: 'p', node: 'w1', peers: [{ peer: 'mesh02', ready: true, reasons: [], numFailures: 0 }], unexpectedPeers: [],
+    health: { reachable: 1, total: 2, unreachable: [{ name: 'mesh02/w1', cluster: 'mesh02', node: 'w1', reachable: false, errors: ['node icmp: Connection timed out'] }] } }] }]);
+  const f = diagnoseStatus(s);
+  assert.equal(f.length, 1);
+  assert.equal(f[0]?.code, 'NODE_UNREACHABLE');
+  assert.equal(f[0]?.peer, 'mesh02');
+  assert.match(f[0]?.fix ?? '', /4240\/TCP.*8472\/UDP/);
+});

@@ -1,0 +1,143 @@
+// An in-memory ClusterClient for unit tests: objects by kind/namespace/name, a simplified
+// server-side apply (maps merge, lists replace, generation bumps only on a real change), label
+// selectors with equality terms, exec answered by a handler, and injectable failures.
+import { isDeepStrictEqual } from 'node:util';
+import {
+  FIELD_MANAGER,
+  KINDS,
+  type ApplyOptions,
+  type ClusterClient,
+  type ExecOptions,
+  type ExecResult,
+  type Kind,
+  type KubeObject,
+  type ListOptions,
+} from '../../src/kube/client.js';
+
+export type ExecHandler = (ns: string, pod: string, container: string, command: string[]) => ExecResult | Promise<ExecResult>;
+
+export interface FakeCall {
+  op: 'get' | 'list' | 'apply' | 'exec';
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  command?: string[];
+  dryRun?: boolean;
+}
+
+function key(kind: string, ns: string | undefined, name: string): string {
+  return `${kind}/${ns ?? ''}/${name}`;
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function merge(base: unknown, patch: unknown): unknown {
+  if (patch && typeof patch === 'object' && !Array.isArray(patch) && base && typeof base === 'object' && !Array.isArray(base)) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(patch)) out[k] = v === undefined ? out[k] : merge(out[k], v);
+    return out;
+  }
+  return clone(patch);
+}
+
+function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    if (k === undefined) return true;
+    return v === undefined ? labels?.[k.trim()] !== undefined : labels?.[k.trim()] === v.trim();
+  });
+}
+
+export class FakeClusterClient implements ClusterClient {
+  readonly cluster: string;
+  readonly objects = new Map<string, KubeObject>();
+  readonly calls: FakeCall[] = [];
+  execHandler: ExecHandler = () => ({ stdout: '', stderr: 'no exec handler', exitCode: 1 });
+  /** Return an error to make a call fail. */
+  fail: (call: FakeCall) => Error | undefined = () => undefined;
+  /** Milliseconds each call takes (to test concurrency). */
+  delayMs = 0;
+  #rv = 1;
+  #tick = 0;
+
+  constructor(cluster: string, objects: KubeObject[] = []) {
+    this.cluster = cluster;
+    for (const o of objects) this.put(o);
+  }
+
+  put(obj: KubeObject): void {
+    const o = clone(obj);
+    o.metadata.resourceVersion = String(this.#rv++);
+    o.metadata.generation ??= 1;
+    this.objects.set(key(o.kind, o.metadata.namespace, o.metadata.name), o);
+  }
+
+  peek(kind: Kind, name: string, namespace?: string): KubeObject | undefined {
+    return this.objects.get(key(kind, KINDS[kind].namespaced ? namespace : undefined, name));
+  }
+
+  async #enter(call: FakeCall): Promise<void> {
+    this.calls.push(call);
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const err = this.fail(call);
+    if (err) throw err;
+  }
+
+  async get(kind: Kind, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    await this.#enter({ op: 'get', kind, name, namespace });
+    const o = this.peek(kind, name, namespace);
+    return o ? clone(o) : undefined;
+  }
+
+  async list(kind: Kind, opts: ListOptions = {}): Promise<KubeObject[]> {
+    await this.#enter({ op: 'list', kind, namespace: opts.namespace });
+    return [...this.objects.values()]
+      .filter((o) => o.kind === kind && (!opts.namespace || o.metadata.namespace === opts.namespace) && matches(o.metadata.labels, opts.labelSelector))
+      .map(clone);
+  }
+
+  async apply(obj: KubeObject, opts: ApplyOptions = {}): Promise<KubeObject> {
+    await this.#enter({ op: 'apply', kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, dryRun: !!opts.dryRun });
+    const k = key(obj.kind, obj.metadata.namespace, obj.metadata.name);
+    const old = this.objects.get(k);
+    const { managedFields: _m, resourceVersion: _r, ...meta } = obj.metadata;
+    const merged = merge(old ?? {}, { ...obj, metadata: meta }) as KubeObject;
+    const strip = (o: KubeObject | undefined) => (o ? { ...o, metadata: { ...o.metadata, managedFields: undefined, resourceVersion: undefined, generation: undefined } } : undefined);
+    const changed = !isDeepStrictEqual(strip(old), strip(merged));
+    if (opts.dryRun) return clone(merged);
+    if (!changed && old) return clone(old);
+    merged.metadata.generation = (old?.metadata.generation ?? 0) + 1;
+    merged.metadata.resourceVersion = String(this.#rv++);
+    const others = (old?.metadata.managedFields ?? []).filter((m) => m.manager !== FIELD_MANAGER);
+    merged.metadata.managedFields = [...others, { manager: FIELD_MANAGER, operation: 'Apply', time: `t${++this.#tick}` }];
+    this.objects.set(k, merged);
+    return clone(merged);
+  }
+
+  async exec(namespace: string, pod: string, container: string, command: string[], _opts?: ExecOptions): Promise<ExecResult> {
+    await this.#enter({ op: 'exec', namespace, name: pod, command });
+    return await this.execHandler(namespace, pod, container, command);
+  }
+}
+
+/** Object builders for tests. */
+export function node(name: string, ip: string, roles: string[] = [], podCIDR?: string): KubeObject {
+  const labels: Record<string, string> = {};
+  for (const r of roles) labels[`node-role.kubernetes.io/${r}`] = 'true';
+  return {
+    apiVersion: 'v1', kind: 'Node', metadata: { name, labels },
+    spec: podCIDR ? { podCIDR, podCIDRs: [podCIDR] } : {},
+    status: { addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }], nodeInfo: { kubeletVersion: 'v1.31.8+rke2r1' } },
+  };
+}
+
+export function agentPod(name: string, nodeName: string, phase = 'Running', labels: Record<string, string> = { 'k8s-app': 'cilium' }, containers = ['cilium-agent']): KubeObject {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'kube-system', labels },
+    spec: { nodeName, containers: containers.map((c) => ({ name: c })) },
+    status: { phase },
+  };
+}
