@@ -1,24 +1,36 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node's own test runner. An optional first argument picks a
-// subset by path fragment (e.g. `unit`, `golden`, `cli`, `lab`). Node 20's --test takes no globs,
-// so the file list is collected here.
+// Runs the compiled test files with node's own test runner, in one run so that its summary line
+// closes the output. Arguments:
+//   --no-lab     leave out the suites that need the lab (test/lab, test/live)
+//   --lab-only   only those suites
+//   WORD         only files whose path contains WORD (e.g. golden, cli, pki)
+// When lab suites are in, files run one at a time (they share one set of clusters). Node 20's
+// --test takes no globs, so the file list is collected here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = 'dist/test';
-const filter = process.argv[2];
+const args = process.argv.slice(2);
+const noLab = args.includes('--no-lab');
+const labOnly = args.includes('--lab-only');
+const words = args.filter((a) => !a.startsWith('--'));
+const isLab = (p) => /\/(lab|live)\//.test(p);
 const files = [];
 (function walk(dir) {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js') && (!filter || p.includes(filter))) files.push(p);
+    else if (name.endsWith('.test.js') && (words.length === 0 || words.some((w) => p.includes(w)))) files.push(p);
   }
 })(root);
-if (files.length === 0) {
-  console.error(`no test files under ${root}${filter ? ` matching "${filter}"` : ''}`);
+const selected = files.filter((p) => !(noLab && isLab(p)) && !(labOnly && !isLab(p)));
+if (selected.length === 0) {
+  console.error(`no test files under ${root} for: ${args.join(' ') || '(all)'}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const withLab = selected.some(isLab);
+// The lab suites share one set of clusters: run files one after another when any of them is in.
+const runner = ['--test', '--test-reporter=spec', ...(withLab ? ['--test-concurrency=1'] : []), ...selected];
+const r = spawnSync(process.execPath, runner, { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -9,6 +9,15 @@ import { validateCommand } from './validate.js';
 import { renderCommand } from './render.js';
 import { caImportCommand, caInitCommand, caShowCommand } from './ca.js';
 import { ALL_TARGETS } from '../render/types.js';
+import { applyCommand, diffCommand, discoverCommand, doctorCommand, initCommand, statusCommand, type LiveFlags } from './live.js';
+
+/** kubectl-style connection flags; a cluster's own kubeconfig/context in the spec wins. */
+function liveOptions(cmd: Command): Command {
+  return cmd
+    .option('--kubeconfig <file>', 'kubeconfig for clusters that name none in the spec (default: $KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'context for clusters that name none in the spec')
+    .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s');
+}
 
 const VERSION = '0.1.0';
 
@@ -74,6 +83,91 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(outputOption())
     .action(async (dir: string | undefined, opts: { spec?: string; output: 'table' | 'json' }) => {
       setCode(await caShowCommand(io, dir, opts));
+    });
+
+  liveOptions(
+    program
+      .command('discover')
+      .description('read every cluster of the spec: nodes and roles, RKE2 HelmChart/HelmChartConfig, the rke2-cilium release, cilium-config, clustermesh-apiserver')
+      .argument('<spec>', 'the mesh file'),
+  )
+    .addOption(new Option('-o, --output <format>', 'facts format').choices(['yaml', 'json']).default('yaml'))
+    .option('--save <file>', 'write the facts to this file (for validate --facts) instead of stdout')
+    .action(async (spec: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }) => {
+      setCode(await discoverCommand(io, spec, opts));
+    });
+
+  program
+    .command('init')
+    .description('write a starting mesh.yaml (and each cluster\'s current values) from live clusters')
+    .option('--kubeconfig <file>', 'kubeconfig holding the contexts (default: $KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'context of a cluster to mesh (repeat per cluster)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--name <mesh>', 'name of the mesh', 'mesh')
+    .option('--domain <domain>', 'clustermesh domain (default mesh.cilium.io)')
+    .option('--out <dir>', 'folder for mesh.yaml and the values files', '.')
+    .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
+    .option('--force', 'overwrite an existing mesh.yaml', false)
+    .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string }) => {
+      setCode(await initCommand(io, opts));
+    });
+
+  liveOptions(
+    program
+      .command('apply')
+      .description('render, then apply to every cluster in parallel: Secrets and the HelmChartConfig (server-side apply), or helm upgrade; then wait for the rollouts')
+      .argument('<spec>', 'the mesh file')
+      .requiredOption('--out <dir>', 'output folder: the files applied are written here for review (as render does)'),
+  )
+    .addOption(new Option('--method <method>', 'how values reach the cluster').choices(['helmchartconfig', 'helm']).default('helmchartconfig'))
+    .option('--dry-run', 'show the per-cluster diff (server-side dry run) and stop', false)
+    .option('--timeout <duration>', 'rollout wait per cluster', '5m')
+    .option('--no-wait', 'do not wait for the rollouts')
+    .option('--chart <ref>', 'chart for --method helm', 'rke2-charts/rke2-cilium')
+    .option('--helm <binary>', 'helm binary for --method helm', 'helm')
+    .option('--force', 'take over fields other field managers own', false)
+    .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
+    .option('--allow-identity-change', 'allow changing a running cluster\'s name or ID (workloads restart)', false)
+    .addOption(outputOption())
+    .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
+      setCode(await applyCommand(io, spec, opts));
+    });
+
+  liveOptions(
+    program
+      .command('diff')
+      .description('live versus rendered, per cluster; exits 1 on drift')
+      .argument('<spec>', 'the mesh file')
+      .requiredOption('--out <dir>', 'output folder of render (its certificates are reused)'),
+  )
+    .addOption(outputOption())
+    .action(async (spec: string, opts: LiveFlags & { out: string; output: 'table' | 'json' }) => {
+      setCode(await diffCommand(io, spec, opts));
+    });
+
+  liveOptions(
+    program
+      .command('status')
+      .description('every agent of every cluster: which peers are ready on how many nodes')
+      .argument('<spec>', 'the mesh file'),
+  )
+    .option('--wait', 'wait until every peer is ready on every node', false)
+    .option('--timeout <duration>', 'how long --wait waits', '5m')
+    .option('--detail', 'per-node detail', false)
+    .addOption(outputOption())
+    .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; output: 'table' | 'json' }) => {
+      setCode(await statusCommand(io, spec, opts));
+    });
+
+  liveOptions(
+    program
+      .command('doctor')
+      .description('every failure status sees, with cause and fix, plus a probe of every peer endpoint from here')
+      .argument('<spec>', 'the mesh file'),
+  )
+    .option('--no-probe', 'skip the endpoint probes')
+    .addOption(outputOption())
+    .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean }) => {
+      setCode(await doctorCommand(io, spec, opts));
     });
 
   return program;

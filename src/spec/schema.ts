@@ -167,6 +167,19 @@ const clusterFactsSchema = z.strictObject({
       loadBalancerIngress: z.array(z.string()).optional(),
     })
     .optional(),
+  // What `discover` adds beyond the rules' needs; accepted so its output can be fed back as a facts file.
+  kubeSystemUID: z.string().optional(),
+  routingMode: z.string().optional(),
+  tunnelProtocol: z.string().optional(),
+  kvstoremesh: z.boolean().optional(),
+  helmChart: z
+    .strictObject({ version: z.string().optional(), set: z.record(z.string(), z.string()), valuesContent: z.string().optional() })
+    .optional(),
+  helmChartConfig: z.strictObject({ valuesContent: z.string(), failurePolicy: z.string().optional() }).optional(),
+  helmRelease: z
+    .strictObject({ revision: z.number().int(), status: z.string(), chartVersion: z.string().optional(), appVersion: z.string().optional() })
+    .optional(),
+  warnings: z.array(z.string()).optional(),
 });
 
 export const factsSchema = z.strictObject({

@@ -51,8 +51,13 @@ function ioError(action: string, path: string, err: unknown): MeshformError {
   );
 }
 
-/** Writes `files` into `outDir`; see the module comment for the guarantees. */
-export async function writeOutput(outDir: string, files: readonly RenderedFile[]): Promise<WriteResult> {
+/**
+ * Writes `files` into `outDir`; see the module comment for the guarantees. With `manifest: false`
+ * (files that share a folder with the user's own, like `init`'s mesh.yaml) no list is kept and
+ * nothing is ever removed.
+ */
+export async function writeOutput(outDir: string, files: readonly RenderedFile[], opts: { manifest?: boolean } = {}): Promise<WriteResult> {
+  const keepManifest = opts.manifest ?? true;
   const seen = new Set<string>();
   for (const f of files) {
     checkRelative(f.path);
@@ -60,7 +65,7 @@ export async function writeOutput(outDir: string, files: readonly RenderedFile[]
     seen.add(f.path);
   }
 
-  const previous = await readManifest(outDir);
+  const previous = keepManifest ? await readManifest(outDir) : [];
   const temps: Array<{ tmp: string; target: string }> = [];
   const result: WriteResult = { written: [], unchanged: [], removed: [] };
   const secretDirs = new Set<string>();
@@ -89,7 +94,7 @@ export async function writeOutput(outDir: string, files: readonly RenderedFile[]
       result.written.push(f.path);
     }
     const oldManifest = previous.join('\n') + (previous.length ? '\n' : '');
-    if (oldManifest !== manifestText || temps.length > 0) {
+    if (keepManifest && (oldManifest !== manifestText || temps.length > 0)) {
       const tmp = join(outDir, `${MANIFEST}.meshform-tmp-${process.pid}`);
       await mkdir(outDir, { recursive: true });
       await writeFile(tmp, manifestText, { mode: FILE_MODE }).catch((e) => {

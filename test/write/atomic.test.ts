@@ -78,3 +78,13 @@ test('refuses paths that leave the output folder', async () => {
   await assert.rejects(writeOutput(out, [{ path: '../evil', content: '', secret: false }]), MeshformError);
   await assert.rejects(writeOutput(out, [{ path: '/etc/evil', content: '', secret: false }]), MeshformError);
 });
+
+test('with manifest: false nothing is listed and nothing of an earlier run is removed', async () => {
+  const out = await tmp();
+  await writeOutput(out, [{ path: 'values/a.yaml', content: 'a\n', secret: false }]);
+  await writeOutput(out, [{ path: 'mesh.yaml', content: 'm\n', secret: false }], { manifest: false });
+  assert.equal(await readFile(join(out, 'values/a.yaml'), 'utf8'), 'a\n');
+  assert.equal(await readFile(join(out, MANIFEST), 'utf8'), 'values/a.yaml\n');
+  await writeOutput(out, [{ path: 'values/a.yaml', content: 'a\n', secret: false }]);
+  assert.equal(await readFile(join(out, 'mesh.yaml'), 'utf8'), 'm\n', 'a file written without the manifest is never pruned');
+});

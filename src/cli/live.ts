@@ -1,0 +1,416 @@
+/**
+ * The commands that talk to live clusters: discover, init, apply, diff, status, doctor. Each one
+ * wires flags to the library (src/discover, src/apply, src/status, src/doctor) and prints the
+ * result; progress goes to stderr.
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
+import { prepare, type Prepared } from '../prepare.js';
+import { connectSpec, type ConnectFlags, type ConnectedCluster } from '../kube/connect.js';
+import { NodeClusterClient } from '../kube/node-client.js';
+import { discoverAll, duplicateClusterFindings, identityFindings } from '../discover/discover.js';
+import { initSpecFromFacts } from '../discover/init.js';
+import { validateSpec } from '../validate/rules.js';
+import { renderFromSpec } from '../pipeline.js';
+import { readCertStore } from '../pki/store.js';
+import { writeOutput } from '../write/atomic.js';
+import { ALL_TARGETS, type RenderedFile } from '../render/types.js';
+import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyTarget } from '../apply/apply.js';
+import { spawnHelm } from '../apply/helm.js';
+import { clusterFiles, helmChartConfigObjects, helmExtraObjects } from '../apply/from-render.js';
+import { collectStatus, waitForMesh, type StatusTarget } from '../status/status.js';
+import { formatStatusJson, formatStatusTable } from '../status/format.js';
+import { doctorReport, runProbes, formatDoctorReport } from '../doctor/doctor.js';
+import { liveCredentials, liveProbeTargets } from '../doctor/live.js';
+import type { Facts } from '../kube/facts.js';
+import type { MeshPlan } from '../plan/types.js';
+import { formatFindings, type Io, type OutputFormat } from './io.js';
+
+export interface LiveFlags {
+  kubeconfig?: string;
+  context?: string;
+  requestTimeout?: string;
+}
+
+/** `30s`, `5m`, `1h` or plain seconds → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) {
+    throw new MeshformError(`bad ${flag}`, [
+      {
+        code: 'USAGE_DURATION',
+        severity: 'error',
+        path: flag,
+        value: text,
+        message: `${flag} must be a duration like 30s, 5m or 1h`,
+        rule: 'durations are a number with an optional unit ms, s, m or h (default s)',
+        fix: `e.g. ${flag} 5m`,
+      },
+    ]);
+  }
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+function connectFlags(flags: LiveFlags): ConnectFlags {
+  return {
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    timeoutMs: flags.requestTimeout ? parseDuration(flags.requestTimeout, '--request-timeout') : undefined,
+  };
+}
+
+/** Loads and validates the spec offline; input errors end the command before any cluster is touched. */
+async function prepareOrExit(io: Io, specPath: string): Promise<Prepared | number> {
+  try {
+    const p = await prepare(specPath, { now: io.now() });
+    if (hasErrors(p.findings)) {
+      io.err(formatFindings(p.findings));
+      io.err(`meshform: ${specPath} is not valid: no cluster was touched`);
+      return ExitCode.input;
+    }
+    return p;
+  } catch (err) {
+    if (err instanceof MeshformError && err.findings.length > 0) {
+      io.err(formatFindings(err.findings));
+      io.err(`meshform: ${specPath} cannot be used: no cluster was touched`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+interface Live {
+  prepared: Prepared;
+  connected: ConnectedCluster[];
+  facts: Facts;
+  /** Clusters that could not be read, with why. */
+  failed: Map<string, MeshformError>;
+  /** Findings from the live rules and the identity check, per cluster name ('' for mesh-wide). */
+  findings: Finding[];
+}
+
+/** Connects to every cluster, discovers them, and runs the live rules and the identity check. */
+async function goLive(io: Io, prepared: Prepared, flags: LiveFlags, opts: { allowIdentityChange?: boolean } = {}): Promise<Live> {
+  const connected = connectSpec(prepared.spec, connectFlags(flags), io.env);
+  io.err(`discovering ${connected.length} cluster(s)…`);
+  const { facts, failures } = await discoverAll(connected.map((c) => ({ name: c.name, client: c.client, index: c.index })));
+  const failed = new Map(failures.map((f) => [f.cluster, f.error]));
+  const findings = validateSpec(prepared.spec, { facts, ca: prepared.ca, caFindings: [], now: io.now() }).filter(
+    (f) => !prepared.findings.some((p) => p.code === f.code && p.path === f.path),
+  );
+  for (const c of prepared.spec.clusters) {
+    const f = facts.clusters[c.name];
+    if (f) findings.push(...identityFindings({ name: c.name, id: c.id, index: c.index }, f, opts));
+  }
+  findings.push(...duplicateClusterFindings(facts, prepared.spec.clusters.map((c) => c.name)));
+  return { prepared, connected, facts, failed, findings };
+}
+
+function reportFailures(io: Io, failed: Map<string, MeshformError>): void {
+  for (const [name, err] of failed) {
+    io.err(err.findings.length ? formatFindings(err.findings) : `meshform: cluster ${name}: ${err.message}`);
+  }
+}
+
+function clusterOfPath(spec: Prepared['spec'], path: string): string | undefined {
+  const m = /^clusters\[(\d+)\]/.exec(path);
+  return m ? spec.clusters[Number(m[1])]?.name : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }): Promise<number> {
+  const p = await prepareOrExit(io, specPath);
+  if (typeof p === 'number') return p;
+  const live = await goLive(io, p, opts);
+  reportFailures(io, live.failed);
+  if (live.findings.length) io.err(formatFindings(live.findings));
+  const text = opts.output === 'json' ? JSON.stringify(live.facts, null, 2) : stringify(live.facts, { lineWidth: 0 });
+  if (opts.save) {
+    const file = resolve(io.cwd, opts.save);
+    await writeOutput(dirname(file), [{ path: basename(file), content: text, secret: false }], { manifest: false });
+    io.err(`facts written to ${opts.save} (use: meshform validate ${specPath} --facts ${opts.save})`);
+  } else io.out(text);
+  if (live.failed.size) return ExitCode.cluster;
+  return hasErrors(live.findings) ? ExitCode.findings : ExitCode.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+export async function initCommand(
+  io: Io,
+  opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string },
+): Promise<number> {
+  if (opts.context.length === 0) {
+    throw new MeshformError('no --context', [
+      {
+        code: 'USAGE_CONTEXTS',
+        severity: 'error',
+        path: '--context',
+        message: 'init needs the kubeconfig context of every cluster to mesh',
+        rule: 'one --context per cluster (kubectl config get-contexts lists them)',
+        fix: 'e.g. meshform init --kubeconfig ~/.kube/config --context mesh01 --context mesh02',
+      },
+    ]);
+  }
+  const outDir = resolve(io.cwd, opts.out);
+  if (existsSync(join(outDir, 'mesh.yaml')) && !opts.force) {
+    throw new MeshformError('mesh.yaml exists', [
+      {
+        code: 'INIT_EXISTS',
+        severity: 'error',
+        path: '--out',
+        value: join(opts.out, 'mesh.yaml'),
+        message: `${join(opts.out, 'mesh.yaml')} already exists`,
+        rule: 'init never overwrites a spec without --force',
+        fix: 'choose another --out folder, or pass --force',
+      },
+    ]);
+  }
+  const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout, '--request-timeout') : undefined;
+  const kubeconfig = opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : undefined;
+  const targets = opts.context.map((context) => ({
+    name: context,
+    client: NodeClusterClient.connect(context, { kubeconfig, context, timeoutMs }, io.env),
+  }));
+  io.err(`discovering ${targets.length} cluster(s)…`);
+  const { facts, failures } = await discoverAll(targets);
+  if (failures.length) {
+    reportFailures(io, new Map(failures.map((f) => [f.cluster, f.error])));
+    io.err('meshform: init needs every cluster: nothing was written');
+    return ExitCode.cluster;
+  }
+  const r = initSpecFromFacts(
+    opts.context.map((context) => ({ fallbackName: context, context, kubeconfig: kubeconfig ? relative(outDir, kubeconfig) : undefined, facts: facts.clusters[context] ?? {} })),
+    { meshName: opts.name, domain: opts.domain },
+  );
+  if (r.findings.length) io.err(formatFindings(r.findings));
+  const files: RenderedFile[] = [{ path: 'mesh.yaml', content: r.meshYaml, secret: false }, ...r.files];
+  await writeOutput(outDir, files, { manifest: false });
+  io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
+  io.out(`Next: meshform ca init --spec ${join(opts.out, 'mesh.yaml')}   (or ca import the cluster's existing cilium-ca)`);
+  io.out(`      meshform validate ${join(opts.out, 'mesh.yaml')} && meshform render ${join(opts.out, 'mesh.yaml')} --out ${join(opts.out, 'out')}`);
+  return hasErrors(r.findings) ? ExitCode.findings : ExitCode.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan: MeshPlan; files: RenderedFile[] }> {
+  const { spec, ca } = live.prepared;
+  const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
+  const r = await renderFromSpec(spec, { ca, facts: live.facts, existing, now: io.now(), targets: [...ALL_TARGETS] });
+  if (r.plan.warnings.length) io.err(formatFindings(r.plan.warnings));
+  return r;
+}
+
+function applyTargets(live: Live, files: RenderedFile[], outDir: string, method: 'helmchartconfig' | 'helm', chart: string, plan: MeshPlan): ApplyTarget[] {
+  return live.connected.map((c) => {
+    const cf = clusterFiles(c.name, files, outDir);
+    const spec = live.prepared.spec.clusters[c.index];
+    const planned = plan.byName.get(c.name);
+    if (method === 'helm') {
+      return {
+        name: c.name,
+        client: c.client,
+        objects: helmExtraObjects(cf),
+        helm: { valuesFiles: cf.valuesFiles, chart, version: planned?.chartVersion ?? '', connection: { kubeconfig: spec?.kubeconfig, context: spec?.context } },
+      };
+    }
+    return { name: c.name, client: c.client, objects: helmChartConfigObjects(cf) };
+  });
+}
+
+export async function applyCommand(
+  io: Io,
+  specPath: string,
+  opts: LiveFlags & {
+    out: string;
+    method: 'helmchartconfig' | 'helm';
+    dryRun: boolean;
+    timeout: string;
+    chart: string;
+    helm?: string;
+    allowIdentityChange: boolean;
+    force: boolean;
+    wait: boolean;
+    output: OutputFormat;
+    only?: string;
+  },
+): Promise<number> {
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const p = await prepareOrExit(io, specPath);
+  if (typeof p === 'number') return p;
+  const unknown = only?.filter((n) => !p.spec.clusters.some((c) => c.name === n)) ?? [];
+  if (unknown.length) {
+    throw new MeshformError('bad --only', [
+      {
+        code: 'USAGE_ONLY',
+        severity: 'error',
+        path: '--only',
+        value: opts.only,
+        message: `--only names cluster(s) not in the spec: ${unknown.join(', ')}`,
+        rule: '--only takes a comma-separated list of cluster names from the spec',
+        fix: `use some of: ${p.spec.clusters.map((c) => c.name).join(', ')}`,
+      },
+    ]);
+  }
+  const live = await goLive(io, p, opts, { allowIdentityChange: opts.allowIdentityChange });
+  const meshWide = live.findings.filter((f) => f.severity === 'error' && !clusterOfPath(p.spec, f.path));
+  if (meshWide.length) {
+    io.err(formatFindings(meshWide));
+    io.err('meshform: the mesh as a whole fails the live checks: no cluster was touched');
+    return ExitCode.input;
+  }
+  const warnings = live.findings.filter((f) => f.severity === 'warning');
+  if (warnings.length) io.err(formatFindings(warnings));
+  const outDir = resolve(io.cwd, opts.out);
+  const { plan, files } = await renderForLive(io, live, outDir);
+  if (!opts.dryRun) await writeOutput(outDir, files);
+  if (opts.method === 'helm') io.err(`warning: ${HELM_CONTROLLER_WARNING}`);
+
+  const preflight = (cluster: string): Finding[] => {
+    const failed = live.failed.get(cluster);
+    if (failed) throw failed;
+    return live.findings.filter((f) => clusterOfPath(p.spec, f.path) === cluster);
+  };
+  const started = Date.now();
+  const targets = applyTargets(live, files, outDir, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
+  const result = await applyMesh(targets, {
+    method: opts.method,
+    dryRun: opts.dryRun,
+    release: p.spec.cilium.release,
+    namespace: p.spec.cilium.namespace,
+    timeoutMs: opts.wait ? timeoutMs : 0,
+    force: opts.force,
+    preflight,
+    helmRunner: opts.method === 'helm' ? spawnHelm(opts.helm ?? 'helm') : undefined,
+    onEvent: (e) => io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${e.cluster}: ${e.phase}: ${e.message}`),
+  });
+  if (opts.output === 'json') {
+    io.out(
+      JSON.stringify(
+        {
+          clusters: result.clusters.map((c) => ({
+            cluster: c.cluster,
+            outcome: c.outcome,
+            changed: c.objects.filter((d) => d.state !== 'same').map((d) => `${d.kind}/${d.name}`),
+            revision: c.revision,
+            warnings: c.warnings,
+            error: c.error ? { message: c.error.message, findings: c.error.findings } : undefined,
+            findings: c.findings,
+          })),
+          changed: result.changed,
+          unchanged: result.unchanged,
+          failed: result.failed,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    io.out(formatApplySummary(result, { diffs: opts.dryRun }).trimEnd());
+    for (const c of result.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
+    if (!opts.dryRun && result.failed.length === 0) io.out(`Next: meshform status ${specPath} --wait`);
+    if (result.failed.length) io.out(`Re-run the same command once ${result.failed.join(', ')} ${result.failed.length === 1 ? 'is' : 'are'} fixed: clusters already done stay unchanged.`);
+  }
+  return result.failed.length ? ExitCode.cluster : ExitCode.ok;
+}
+
+export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { out: string; output: OutputFormat }): Promise<number> {
+  const p = await prepareOrExit(io, specPath);
+  if (typeof p === 'number') return p;
+  const live = await goLive(io, p, opts);
+  const outDir = resolve(io.cwd, opts.out);
+  const { plan, files } = await renderForLive(io, live, outDir);
+  const result = await diffMesh(applyTargets(live, files, outDir, 'helmchartconfig', '', plan));
+  if (opts.output === 'json') {
+    io.out(
+      JSON.stringify(
+        {
+          drift: result.drift,
+          clusters: result.clusters.map((c) => ({
+            cluster: c.cluster,
+            differences: c.differences.map((d) => ({ kind: d.kind, name: d.name, state: d.state, diff: d.text })),
+            error: c.error?.message,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    for (const c of result.clusters) {
+      if (c.error) io.out(`${c.cluster}: cannot be read: ${c.error.message}`);
+      else if (c.differences.length === 0) io.out(`${c.cluster}: in sync`);
+      else {
+        io.out(`${c.cluster}: ${c.differences.map((d) => `${d.kind} ${d.name} ${d.state}`).join(', ')}`);
+        for (const d of c.differences) if (d.text) io.out(d.text.trimEnd());
+      }
+    }
+  }
+  if (result.clusters.some((c) => c.error)) return ExitCode.cluster;
+  return result.drift ? ExitCode.findings : ExitCode.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+function statusTargets(p: Prepared, connected: ConnectedCluster[]): StatusTarget[] {
+  return connected.map((c) => ({ name: c.name, client: c.client, peers: p.spec.clusters[c.index]?.peers }));
+}
+
+export async function statusCommand(
+  io: Io,
+  specPath: string,
+  opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; output: OutputFormat },
+): Promise<number> {
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const p = await prepareOrExit(io, specPath);
+  if (typeof p === 'number') return p;
+  const connected = connectSpec(p.spec, connectFlags(opts), io.env);
+  const targets = statusTargets(p, connected);
+  const collect = () => collectStatus(targets, { namespace: p.spec.cilium.namespace });
+  let status;
+  if (opts.wait) {
+    const r = await waitForMesh(collect, {
+      timeoutMs,
+      onPoll: (s, ms) => {
+        const ready = s.matrix.filter((m) => m.ready === m.total && m.total > 0).length;
+        io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] ${ready}/${s.matrix.length} cluster→peer links ready on every node`);
+      },
+    });
+    status = r.status;
+    if (r.timedOut) io.err(`meshform: not ready after ${opts.timeout}; run meshform doctor ${specPath} for causes and fixes`);
+  } else status = await collect();
+  io.out(opts.output === 'json' ? formatStatusJson(status) : formatStatusTable(status, { detail: opts.detail }).trimEnd());
+  if (status.clusters.some((c) => c.error)) return ExitCode.cluster;
+  return status.ready ? ExitCode.ok : ExitCode.findings;
+}
+
+export async function doctorCommand(io: Io, specPath: string, opts: LiveFlags & { output: OutputFormat; probe: boolean }): Promise<number> {
+  const p = await prepareOrExit(io, specPath);
+  if (typeof p === 'number') return p;
+  const connected = connectSpec(p.spec, connectFlags(opts), io.env);
+  io.err(`reading agent status of ${connected.length} cluster(s)…`);
+  const status = await collectStatus(statusTargets(p, connected), { namespace: p.spec.cilium.namespace });
+  const probes = [];
+  if (opts.probe) {
+    io.err('probing every peer endpoint from here (DNS, TCP, TLS, login, read)…');
+    for (const c of connected) {
+      try {
+        const [targets, cred] = await Promise.all([liveProbeTargets(c.client, p.spec.cilium.namespace), liveCredentials(c.client, p.spec.cilium.namespace)]);
+        if (!cred) {
+          io.err(`${c.name}: no Secret clustermesh-apiserver-remote-cert: its endpoints cannot be probed as remote-${c.name}`);
+          continue;
+        }
+        probes.push(...(await runProbes(targets, () => cred)));
+      } catch (err) {
+        io.err(`${c.name}: cannot read its clustermesh configuration: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  const report = doctorReport(status, probes);
+  if (opts.output === 'json') io.out(JSON.stringify(report, (k, v) => (k === 'key' ? undefined : v), 2));
+  else io.out(formatDoctorReport(report).trimEnd());
+  return report.healthy ? ExitCode.ok : ExitCode.findings;
+}
