@@ -2,11 +2,11 @@
  * Shared helpers of the lab integration suite. They fail loudly when the lab is not up: an
  * integration test that silently skips proves nothing.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readState, syncEndpoints, type LabState } from '../../lab/src/lab.js';
+import { lockLab, readState, syncEndpoints, type LabState } from '../../lab/src/lab.js';
 import { labPaths } from '../../lab/src/paths.js';
 import { run, sleep } from '../../lab/src/proc.js';
 import { initialValues } from '../../lab/src/shape.js';
@@ -14,6 +14,17 @@ import { labTopology, workers, type LabCluster } from '../../lab/src/topology.js
 import { clusterCerts, type TestCa } from './certs.js';
 
 export const paths = labPaths();
+
+/**
+ * Takes the lab's suite lock for `owner` (suites share one set of clusters), unless a wrapper named in
+ * MESHFORM_LAB_LOCK_PID already holds it for this run. Returns the release (a no-op in that case).
+ */
+export async function holdLab(owner: string): Promise<() => void> {
+  const holder = process.env['MESHFORM_LAB_LOCK_PID'];
+  const lockFile = join(paths.state, 'suite.lock');
+  const held = holder !== undefined && existsSync(lockFile) && String((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number }).pid) === holder;
+  return held ? () => undefined : lockLab(owner);
+}
 
 /** The running lab's state, or an error that says how to start it. */
 export function requireLab(min = 2): { state: LabState; clusters: LabCluster[] } {

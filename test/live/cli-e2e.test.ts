@@ -6,11 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockLab } from '../../lab/src/lab.js';
-import { paths, requireLab } from '../lab/harness.js';
+import { holdLab, paths, requireLab } from '../lab/harness.js';
 import { meshform } from '../cli/helpers.js';
 
 const NOW = new Date().toISOString();
@@ -25,10 +24,7 @@ describe('the CLI on the lab: init → ca init → render → apply → status -
   };
 
   before(async () => {
-    const holder = process.env['MESHFORM_LAB_LOCK_PID'];
-    const lockFile = join(paths.state, 'suite.lock');
-    const held = holder !== undefined && existsSync(lockFile) && String((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number }).pid) === holder;
-    if (!held) release = await lockLab('test/live/cli-e2e');
+    release = await holdLab('test/live/cli-e2e');
     requireLab(2);
   });
   after(() => release?.());

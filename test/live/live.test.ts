@@ -2,10 +2,10 @@
  * meshform's live half against the real lab (issue 3): real API servers, real exec through kwok,
  * real helm, real mTLS etcd endpoints. Needs `npm run lab -- up` first and FAILS (never skips)
  * when the lab is down. It changes the lab clusters' rke2-cilium release (forms the mesh, injects
- * faults, restores), so it takes the lab's suite lock first (`lockLab`), like test/lab does.
+ * faults, restores), so it takes the lab's suite lock first (`holdLab`), like test/lab does.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
@@ -21,10 +21,10 @@ import { isWorker } from '../../src/kube/facts.js';
 import { NodeClusterClient } from '../../src/kube/node-client.js';
 import { collectStatus, waitForMesh, type StatusTarget } from '../../src/status/status.js';
 import { formatStatusTable } from '../../src/status/format.js';
-import { lockLab, syncEndpoints } from '../../lab/src/lab.js';
+import { syncEndpoints } from '../../lab/src/lab.js';
 import { workers, type LabCluster } from '../../lab/src/topology.js';
 import { newCa, type TestCa } from '../lab/certs.js';
-import { meshValues, paths, requireLab } from '../lab/harness.js';
+import { holdLab, meshValues, paths, requireLab } from '../lab/harness.js';
 
 const chartVersion = String((YAML.parse(readFileSync(join(paths.chart, 'Chart.yaml'), 'utf8')) as { version: string }).version);
 const dir = mkdtempSync(join(tmpdir(), 'meshform-live-'));
@@ -74,10 +74,7 @@ describe('live operations on the lab', { concurrency: 1 }, () => {
   before(async () => {
     // A wrapper that already holds the lab lock for this run (e.g. one that brought the lab up
     // under it) names its pid; otherwise take the lock like every lab suite.
-    const holder = process.env['MESHFORM_LAB_LOCK_PID'];
-    const lockFile = join(paths.state, 'suite.lock');
-    const held = holder !== undefined && existsSync(lockFile) && String((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number }).pid) === holder;
-    if (!held) release = await lockLab('test/live');
+    release = await holdLab('test/live');
     ({ clusters } = requireLab(2));
     clusters = clusters.slice(0, 2);
     clients = new Map(clusters.map((c) => [c.name, NodeClusterClient.connect(c.name, { kubeconfig: paths.kubeconfig, context: c.name })]));
