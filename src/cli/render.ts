@@ -129,7 +129,8 @@ export async function renderCommand(
   for (const [d, n] of [...dirs].sort()) lines.push(`  ${d.padEnd(10)} ${String(n).padStart(4)}  ${what[d] ?? ''}`.trimEnd());
   lines.push('');
   if (targets.includes('rke2')) {
-    lines.push('Next: review the files (git diff), then apply each cluster\'s HelmChartConfig (Secrets first), e.g.');
+    lines.push(`Next: review the files (git diff), then: meshform apply ${specPath} --out ${rel}   (--dry-run shows the diff first)`);
+    lines.push('  or by hand, per cluster (Secrets first), e.g.');
     for (const c of spec.clusters.slice(0, 3)) {
       const manifests = files
         .map((f) => f.path)
