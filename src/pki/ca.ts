@@ -280,16 +280,30 @@ async function readSmall(path: string, findingPath: string, what: string, fix: s
 }
 
 /**
+ * Reads and checks the CA files, as findings: a missing or unreadable file (each of the two named)
+ * or any problem {@link inspectCa} finds. `ca` is set only when there is no error.
+ */
+export async function inspectCaFiles(paths: CaPaths, now: Date): Promise<{ ca?: CaMaterial; findings: Finding[] }> {
+  const fix = 'create a CA with meshform ca init, import one with meshform ca import, or correct ca.cert/ca.key in the spec';
+  const [cert, key] = await Promise.allSettled([
+    readSmall(paths.cert, 'ca.cert', 'CA certificate', fix),
+    readSmall(paths.key, 'ca.key', 'CA key', fix),
+  ]);
+  const unreadable = [cert, key].flatMap((r) => {
+    if (r.status === 'fulfilled') return [];
+    if (r.reason instanceof MeshformError) return r.reason.findings;
+    throw r.reason;
+  });
+  if (cert.status === 'rejected' || key.status === 'rejected') return { findings: unreadable };
+  return inspectCa(cert.value, key.value, now, paths);
+}
+
+/**
  * Reads and checks the CA files. Missing or unreadable files and every error finding of
  * {@link inspectCa} become a MeshformError (exit 2).
  */
 export async function loadCa(paths: CaPaths, now: Date): Promise<CaMaterial> {
-  const fix = 'create a CA with meshform ca init, import one with meshform ca import, or correct ca.cert/ca.key in the spec';
-  const [certPem, keyPem] = await Promise.all([
-    readSmall(paths.cert, 'ca.cert', 'CA certificate', fix),
-    readSmall(paths.key, 'ca.key', 'CA key', fix),
-  ]);
-  const r = inspectCa(certPem, keyPem, now, paths);
+  const r = await inspectCaFiles(paths, now);
   if (!r.ca) {
     const errors = r.findings.filter((f) => f.severity === 'error');
     throw new MeshformError(`the CA in ${paths.cert} cannot be used: ${errors.map((f) => f.code).join(', ')}`, r.findings, ExitCode.input);
