@@ -27,11 +27,34 @@ export interface ApplyTarget {
 
 export type ApplyPhase = 'preflight' | 'diff' | 'apply' | 'wait' | 'done' | 'failed';
 
-/** Progress, for a live view (the CLI renders it on stderr). */
+/**
+ * What a cluster is doing, finer than its phase, so a live view need not parse messages:
+ * `write-secret`/`apply-object` are server-side applies, `helm-controller` waits for RKE2's
+ * helm-controller to install a new release revision, `rollout` waits for a DaemonSet/Deployment;
+ * the last four end the cluster.
+ */
+export type ApplyStep =
+  | 'preflight'
+  | 'diff'
+  | 'dry-run'
+  | 'write-secret'
+  | 'apply-object'
+  | 'helm-upgrade'
+  | 'helm-controller'
+  | 'rollout'
+  | 'changed'
+  | 'would-change'
+  | 'unchanged'
+  | 'failed';
+
+/** Progress, for a live view (the CLI renders it on stderr). Messages name objects, never their data. */
 export interface ApplyEvent {
   cluster: string;
   phase: ApplyPhase;
   message: string;
+  step?: ApplyStep;
+  /** The object the step works on, as `Kind name` (e.g. `DaemonSet cilium`). */
+  object?: string;
 }
 
 export interface ApplyOptions {
@@ -111,22 +134,31 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
   const method = opts.method ?? 'helmchartconfig';
   const release = opts.release ?? 'rke2-cilium';
   const namespace = opts.namespace ?? 'kube-system';
-  const emit = (phase: ApplyPhase, message: string) => opts.onEvent?.({ cluster: t.name, phase, message });
+  const emit = (phase: ApplyPhase, message: string, step: ApplyStep, object?: string) =>
+    opts.onEvent?.({ cluster: t.name, phase, message, step, ...(object ? { object } : {}) });
   const result: ClusterApplyResult = { cluster: t.name, outcome: 'unchanged', objects: [], diffText: '', warnings: [], findings: [] };
   try {
-    emit('preflight', 'checking');
+    emit('preflight', 'checking', 'preflight');
     const findings = opts.preflight ? await opts.preflight(t.name) : [];
     result.findings = findings;
     if (hasErrors(findings)) {
       throw new MeshformError(`cluster ${t.name}: preflight failed: ${findings.find((f) => f.severity === 'error')?.message}`, findings, 1);
     }
-    emit('diff', 'reading live objects');
+    emit('diff', 'reading live objects', 'diff');
     const objects = t.objects.map(normaliseObject);
     // Secrets first: a HelmChartConfig may reference them through valuesSecrets.
     objects.sort((a, b) => Number(b.kind === 'Secret') - Number(a.kind === 'Secret'));
     for (const o of objects) {
       if (!isKind(o.kind)) throw new Error(`cannot apply kind ${o.kind}`);
       result.objects.push(diffObject(o, await t.client.get(o.kind, o.metadata.name, o.metadata.namespace)));
+    }
+    // RKE2's helm-controller ignores a HelmChartConfig without its HelmChart: writing one would change
+    // nothing and the wait would only time out, so a wrong release name stops here, before any write.
+    if (method === 'helmchartconfig' && objects.some((o) => o.kind === 'HelmChartConfig') && !(await t.client.get('HelmChart', release, namespace))) {
+      throw clusterError({ cluster: t.name, code: 'RELEASE_NOT_FOUND', value: release, path: 'cilium.release',
+        message: `no HelmChart ${namespace}/${release}: the HelmChartConfig ${release} would configure nothing`,
+        rule: "the HelmChartConfig is named after the HelmChart that installs Cilium (RKE2: kube-system/rke2-cilium)",
+        fix: `set cilium.release/cilium.namespace in the spec to the HelmChart that installs Cilium on ${t.name} (kubectl get helmcharts -A), or install Cilium with RKE2 first (cni: cilium)` });
     }
     let helmPlan: { desired: Record<string, unknown>; before?: number } | undefined;
     if (method === 'helm') {
@@ -136,7 +168,7 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
       const desired = mergeValues(...layers);
       const current = await releaseState(t.client, release, namespace);
       if (!current) {
-        throw clusterError({ cluster: t.name, code: 'KUBE_NOT_FOUND', message: `helm release ${release} not found in ${namespace}`,
+        throw clusterError({ cluster: t.name, code: 'RELEASE_NOT_FOUND', value: release, path: 'cilium.release', message: `helm release ${release} not found in ${namespace}`,
           rule: 'apply --method helm upgrades an existing release', fix: `check cilium.release/namespace in the spec (helm list -n ${namespace})` });
       }
       const secretPaths = layers.slice(1).flatMap((l) => leafPaths(l));
@@ -147,26 +179,30 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
     result.diffText = [...changedObjects.map((d) => d.text), result.valuesDiff ?? ''].filter((s) => s).join('\n');
     const changes = changedObjects.length > 0 || !!result.valuesDiff;
     if (!changes) {
-      emit('done', 'no change');
+      emit('done', 'no change', 'unchanged');
       return result;
     }
     const toApply = objects.filter((o) => changedObjects.some((d) => d.kind === o.kind && d.name === o.metadata.name && d.namespace === o.metadata.namespace));
     if (opts.dryRun) {
-      emit('apply', 'server-side dry run');
+      emit('apply', 'server-side dry run', 'dry-run');
       for (const o of toApply) await t.client.apply(o, { dryRun: true, force: opts.force });
       result.outcome = 'would-change';
-      emit('done', `would change ${[...changedObjects.map((d) => `${d.kind} ${d.name}`), ...(result.valuesDiff ? ['helm values'] : [])].join(', ')}`);
+      emit('done', `would change ${[...changedObjects.map((d) => `${d.kind} ${d.name}`), ...(result.valuesDiff ? ['helm values'] : [])].join(', ')}`, 'would-change');
       return result;
     }
+    // A server-side dry run of every object first: a conflict, a missing permission or a rejected
+    // object then stops this cluster before its first write, not halfway through.
+    emit('apply', 'server-side dry run', 'dry-run');
+    for (const o of toApply) await t.client.apply(o, { dryRun: true, force: opts.force });
     const before = method === 'helmchartconfig' ? (await releaseState(t.client, release, namespace).catch(() => undefined))?.revision : helmPlan?.before;
     result.revision = before !== undefined ? { before } : {};
     for (const o of toApply) {
-      emit('apply', `server-side apply ${o.kind} ${o.metadata.name}`);
+      emit('apply', `server-side apply ${o.kind} ${o.metadata.name}`, o.kind === 'Secret' ? 'write-secret' : 'apply-object', `${o.kind} ${o.metadata.name}`);
       await t.client.apply(o, { force: opts.force });
     }
     result.outcome = 'changed';
     if (method === 'helm' && result.valuesDiff && t.helm) {
-      emit('apply', `helm upgrade ${release}`);
+      emit('apply', `helm upgrade ${release}`, 'helm-upgrade', `release ${release}`);
       const timeoutMs = opts.timeoutMs ?? 300_000;
       const run = await (opts.helmRunner ?? spawnHelm(opts.helmBinary))(
         helmUpgradeArgs({ release, chart: t.helm.chart, version: t.helm.version, namespace, valuesFiles: t.helm.valuesFiles, connection: t.helm.connection, timeoutMs }),
@@ -184,7 +220,7 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
       const start = now();
       const left = () => Math.max(0, timeoutMs - (now() - start));
       if (method === 'helmchartconfig' && (opts.waitForHelmController ?? true) && changedObjects.some((d) => d.kind === 'HelmChartConfig')) {
-        emit('wait', "waiting for RKE2's helm-controller to upgrade the release");
+        emit('wait', "waiting for RKE2's helm-controller to upgrade the release", 'helm-controller', `release ${release}`);
         for (;;) {
           const cur = await releaseState(t.client, release, namespace);
           if (cur && (before === undefined || cur.revision > before) && cur.status !== 'pending-upgrade' && cur.status !== 'pending-install') {
@@ -202,23 +238,23 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
           await sleep(opts.pollMs ?? 2000);
         }
       }
-      const wait = { sleep, now, pollMs: opts.pollMs, onProgress: (m: string) => emit('wait', m) };
-      emit('wait', 'DaemonSet cilium');
-      await waitForRollout(t.client, 'DaemonSet', namespace, 'cilium', { ...wait, timeoutMs: left() });
-      emit('wait', 'Deployment clustermesh-apiserver');
-      await waitForRollout(t.client, 'Deployment', namespace, 'clustermesh-apiserver', { ...wait, timeoutMs: left(), optional: true });
+      const wait = (object: string) => ({ sleep, now, pollMs: opts.pollMs, onProgress: (m: string) => emit('wait', m, 'rollout', object) });
+      emit('wait', 'DaemonSet cilium', 'rollout', 'DaemonSet cilium');
+      await waitForRollout(t.client, 'DaemonSet', namespace, 'cilium', { ...wait('DaemonSet cilium'), timeoutMs: left() });
+      emit('wait', 'Deployment clustermesh-apiserver', 'rollout', 'Deployment clustermesh-apiserver');
+      await waitForRollout(t.client, 'Deployment', namespace, 'clustermesh-apiserver', { ...wait('Deployment clustermesh-apiserver'), timeoutMs: left(), optional: true });
     }
     if (method === 'helm') {
       const after = await releaseState(t.client, release, namespace).catch(() => undefined);
       if (after) result.revision = { ...result.revision, after: after.revision };
     }
-    emit('done', `changed ${[...changedObjects.map((d) => `${d.kind} ${d.name}`), ...(result.valuesDiff ? ['helm values'] : [])].join(', ')}`);
+    emit('done', `changed ${[...changedObjects.map((d) => `${d.kind} ${d.name}`), ...(result.valuesDiff ? ['helm values'] : [])].join(', ')}`, 'changed');
     return result;
   } catch (err) {
     const error = err instanceof MeshformError ? err : asClusterError(t.name, err);
     result.error = error;
     result.outcome = 'failed';
-    emit('failed', error.message);
+    emit('failed', error.message, 'failed');
     return result;
   }
 }

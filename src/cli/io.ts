@@ -11,6 +11,8 @@ export interface Io {
   now(): Date;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** The terminal behind `err`, when it is one (the process's stderr on a TTY): live views draw on it. */
+  errTerminal?: NodeJS.WriteStream;
 }
 
 export function processIo(): Io {
@@ -27,6 +29,7 @@ export function processIo(): Io {
     },
     cwd: process.cwd(),
     env: process.env,
+    ...(process.stderr.isTTY === true ? { errTerminal: process.stderr } : {}),
   };
 }
 

@@ -22,11 +22,12 @@ import { spawnHelm } from '../apply/helm.js';
 import { clusterFiles, helmChartConfigObjects, helmExtraObjects } from '../apply/from-render.js';
 import { collectStatus, waitForMesh, type StatusTarget } from '../status/status.js';
 import { formatStatusJson, formatStatusTable } from '../status/format.js';
-import { doctorReport, runProbes, formatDoctorReport } from '../doctor/doctor.js';
-import { liveCredentials, liveProbeTargets } from '../doctor/live.js';
+import { formatDoctorReport } from '../doctor/doctor.js';
+import { runDoctor } from '../doctor/run.js';
 import type { Facts } from '../kube/facts.js';
 import type { MeshPlan } from '../plan/types.js';
 import { formatFindings, type Io, type OutputFormat } from './io.js';
+import { errTerminalOf, progressMode, startApplyProgress } from './progress.js';
 
 export interface LiveFlags {
   kubeconfig?: string;
@@ -119,6 +120,19 @@ function reportFailures(io: Io, failed: Map<string, MeshformError>): void {
 function clusterOfPath(spec: Prepared['spec'], path: string): string | undefined {
   const m = /^clusters\[(\d+)\]/.exec(path);
   return m ? spec.clusters[Number(m[1])]?.name : undefined;
+}
+
+/**
+ * The clusters a finding at `path` stops: the cluster it is about and, when it is about what peers
+ * dial (its name, ID, endpoint or TLS names), every cluster that lists it as a peer, because their
+ * rendered values carry that endpoint too.
+ */
+function clustersBlockedBy(spec: Prepared['spec'], path: string): string[] {
+  const m = /^clusters\[(\d+)\](?:\.(\w+))?/.exec(path);
+  const c = m ? spec.clusters[Number(m[1])] : undefined;
+  if (!c) return [];
+  const dialled = ['endpoint', 'name', 'id', 'tls'].includes(m?.[2] ?? '');
+  return [c.name, ...(dialled ? spec.clusters.filter((o) => o.name !== c.name && o.peers.includes(c.name)).map((o) => o.name) : [])];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +250,8 @@ export async function applyCommand(
     wait: boolean;
     output: OutputFormat;
     only?: string;
+    /** false (`--no-progress`): plain progress lines even on a terminal. */
+    progress?: boolean;
   },
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
@@ -263,6 +279,13 @@ export async function applyCommand(
     io.err('meshform: the mesh as a whole fails the live checks: no cluster was touched');
     return ExitCode.input;
   }
+  const chosen = p.spec.clusters.filter((c) => !only || only.includes(c.name)).map((c) => c.name);
+  const blocking = live.findings.filter((f) => f.severity === 'error' && clustersBlockedBy(p.spec, f.path).some((c) => chosen.includes(c)));
+  if (blocking.length && chosen.every((c) => blocking.some((f) => clustersBlockedBy(p.spec, f.path).includes(c)))) {
+    io.err(formatFindings(blocking));
+    io.err(`meshform: ${chosen.join(', ')} ${chosen.length === 1 ? 'fails' : 'fail'} the live checks: no cluster was touched`);
+    return ExitCode.input;
+  }
   const warnings = live.findings.filter((f) => f.severity === 'warning');
   if (warnings.length) io.err(formatFindings(warnings));
   const outDir = resolve(io.cwd, opts.out);
@@ -273,21 +296,36 @@ export async function applyCommand(
   const preflight = (cluster: string): Finding[] => {
     const failed = live.failed.get(cluster);
     if (failed) throw failed;
-    return live.findings.filter((f) => clusterOfPath(p.spec, f.path) === cluster);
+    return live.findings.filter((f) => clustersBlockedBy(p.spec, f.path).includes(cluster));
   };
-  const started = Date.now();
   const targets = applyTargets(live, files, outDir, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
-  const result = await applyMesh(targets, {
-    method: opts.method,
-    dryRun: opts.dryRun,
-    release: p.spec.cilium.release,
-    namespace: p.spec.cilium.namespace,
-    timeoutMs: opts.wait ? timeoutMs : 0,
-    force: opts.force,
-    preflight,
-    helmRunner: opts.method === 'helm' ? spawnHelm(opts.helm ?? 'helm') : undefined,
-    onEvent: (e) => io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${e.cluster}: ${e.phase}: ${e.message}`),
+  const terminal = errTerminalOf(io);
+  const progress = startApplyProgress({
+    clusters: targets.map((t) => t.name),
+    mode: progressMode({ terminal: terminal !== undefined, progress: opts.progress, env: io.env }),
+    now: Date.now,
+    writeLine: (line) => io.err(line),
+    terminal,
+    heldStream: terminal === process.stderr ? process.stdout : undefined,
   });
+  let applied: Awaited<ReturnType<typeof applyMesh>> | undefined;
+  try {
+    applied = await applyMesh(targets, {
+      method: opts.method,
+      dryRun: opts.dryRun,
+      release: p.spec.cilium.release,
+      namespace: p.spec.cilium.namespace,
+      timeoutMs: opts.wait ? timeoutMs : 0,
+      force: opts.force,
+      preflight,
+      helmRunner: opts.method === 'helm' ? spawnHelm(opts.helm ?? 'helm') : undefined,
+      onEvent: (e) => progress.onEvent(e),
+    });
+  } finally {
+    // Rows end before the summary reaches stdout, also when the apply threw.
+    await progress.close(applied);
+  }
+  const result = applied;
   if (opts.output === 'json') {
     io.out(
       JSON.stringify(
@@ -362,14 +400,15 @@ function statusTargets(p: Prepared, connected: ConnectedCluster[]): StatusTarget
 export async function statusCommand(
   io: Io,
   specPath: string,
-  opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; output: OutputFormat },
+  opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout?: string; output: OutputFormat },
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const execTimeoutMs = opts.execTimeout ? parseDuration(opts.execTimeout, '--exec-timeout') : undefined;
   const p = await prepareOrExit(io, specPath);
   if (typeof p === 'number') return p;
   const connected = connectSpec(p.spec, connectFlags(opts), io.env);
   const targets = statusTargets(p, connected);
-  const collect = () => collectStatus(targets, { namespace: p.spec.cilium.namespace });
+  const collect = () => collectStatus(targets, { namespace: p.spec.cilium.namespace, execTimeoutMs });
   let status;
   if (opts.wait) {
     const r = await waitForMesh(collect, {
@@ -387,29 +426,25 @@ export async function statusCommand(
   return status.ready ? ExitCode.ok : ExitCode.findings;
 }
 
-export async function doctorCommand(io: Io, specPath: string, opts: LiveFlags & { output: OutputFormat; probe: boolean }): Promise<number> {
+export async function doctorCommand(
+  io: Io,
+  specPath: string,
+  opts: LiveFlags & { output: OutputFormat; probe: boolean; execTimeout?: string },
+  connect: typeof connectSpec = connectSpec,
+): Promise<number> {
+  const execTimeoutMs = opts.execTimeout ? parseDuration(opts.execTimeout, '--exec-timeout') : undefined;
   const p = await prepareOrExit(io, specPath);
   if (typeof p === 'number') return p;
-  const connected = connectSpec(p.spec, connectFlags(opts), io.env);
-  io.err(`reading agent status of ${connected.length} cluster(s)…`);
-  const status = await collectStatus(statusTargets(p, connected), { namespace: p.spec.cilium.namespace });
-  const probes = [];
-  if (opts.probe) {
-    io.err('probing every peer endpoint from here (DNS, TCP, TLS, login, read)…');
-    for (const c of connected) {
-      try {
-        const [targets, cred] = await Promise.all([liveProbeTargets(c.client, p.spec.cilium.namespace), liveCredentials(c.client, p.spec.cilium.namespace)]);
-        if (!cred) {
-          io.err(`${c.name}: no Secret clustermesh-apiserver-remote-cert: its endpoints cannot be probed as remote-${c.name}`);
-          continue;
-        }
-        probes.push(...(await runProbes(targets, () => cred)));
-      } catch (err) {
-        io.err(`${c.name}: cannot read its clustermesh configuration: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  }
-  const report = doctorReport(status, probes);
+  const connected = connect(p.spec, connectFlags(opts), io.env);
+  const { report } = await runDoctor(
+    connected.map((c) => ({ name: c.name, client: c.client, index: c.index, peers: p.spec.clusters[c.index]?.peers })),
+    {
+      ref: { release: p.spec.cilium.release, namespace: p.spec.cilium.namespace },
+      probe: opts.probe,
+      ...(execTimeoutMs !== undefined ? { execTimeoutMs } : {}),
+      onProgress: (m) => io.err(m),
+    },
+  );
   if (opts.output === 'json') io.out(JSON.stringify(report, (k, v) => (k === 'key' ? undefined : v), 2));
   else io.out(formatDoctorReport(report).trimEnd());
   return report.healthy ? ExitCode.ok : ExitCode.findings;

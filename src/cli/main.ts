@@ -127,6 +127,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--force', 'take over fields other field managers own', false)
     .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
     .option('--allow-identity-change', 'allow changing a running cluster\'s name or ID (workloads restart)', false)
+    .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
       setCode(await applyCommand(io, spec, opts));
@@ -153,8 +154,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--wait', 'wait until every peer is ready on every node', false)
     .option('--timeout <duration>', 'how long --wait waits', '5m')
     .option('--detail', 'per-node detail', false)
+    .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
-    .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; output: 'table' | 'json' }) => {
+    .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout: string; output: 'table' | 'json' }) => {
       setCode(await statusCommand(io, spec, opts));
     });
 
@@ -165,8 +167,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .argument('<spec>', 'the mesh file'),
   )
     .option('--no-probe', 'skip the endpoint probes')
+    .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
-    .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean }) => {
+    .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean; execTimeout: string }) => {
       setCode(await doctorCommand(io, spec, opts));
     });
 

@@ -146,6 +146,7 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
     if (routing) facts.routingMode = routing;
     const proto = d['tunnel-protocol'] ?? (d['tunnel'] && d['tunnel'] !== 'disabled' ? d['tunnel'] : undefined);
     if (proto) facts.tunnelProtocol = proto;
+    if (d['kube-proxy-replacement']) facts.kubeProxyReplacement = d['kube-proxy-replacement'];
   }
   const kvs = field(facts.values, 'clustermesh', 'apiserver', 'kvstoremesh', 'enabled') ?? kvstoremeshFromValuesContent(facts.helmChartConfig?.valuesContent);
   if (typeof kvs === 'boolean') facts.kvstoremesh = kvs;

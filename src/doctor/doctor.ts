@@ -2,6 +2,8 @@ import type { MeshStatus } from '../status/status.js';
 import { mapBounded } from '../kube/pool.js';
 import { probeEndpoint, type ProbeCredentials, type ProbeOptions, type ProbeResult, type ProbeTarget } from './probe.js';
 import { classifyFailure, type DiagnosisCode } from './rules.js';
+import { refineFindings } from './refine.js';
+import type { MeshTopology } from './topology.js';
 
 /** One classified failure, folded over the nodes that show it. */
 export interface DoctorFinding {
@@ -15,6 +17,10 @@ export interface DoctorFinding {
   fix: string;
   /** Nodes/pods/endpoints showing it. */
   where: string[];
+  /** For a probe: the endpoint probed. */
+  endpoint?: { host: string; port: number };
+  /** When the live topology named the cause (refine.ts): the code the failure text alone gave. */
+  textCode?: DiagnosisCode;
 }
 
 export interface DoctorReport {
@@ -42,7 +48,16 @@ export function diagnoseStatus(status: MeshStatus): DoctorFinding[] {
     for (const n of c.nodes) {
       const where = n.node || n.pod;
       if (n.error) {
-        add({ cluster: c.name, code: 'UNKNOWN', source: 'agent', seen: n.error, cause: 'the Cilium agent could not be asked for its status', fix: `check pod ${n.pod} (kubectl -n kube-system describe pod ${n.pod})` }, where);
+        // An exec that never returns is a hung or overloaded agent, not a missing one.
+        const hung = /did not finish within|did not answer within/.test(n.error);
+        add(
+          hung
+            ? { cluster: c.name, code: 'AGENT_NO_ANSWER', source: 'agent', seen: n.error,
+                cause: `the Cilium agent of ${c.name} did not answer its status command in time: the agent is hung, overloaded or restarting`,
+                fix: `read its log (kubectl -n kube-system logs ${n.pod} -c cilium-agent), restart it if it stays stuck (kubectl -n kube-system delete pod ${n.pod}), or raise --exec-timeout on a slow node` }
+            : { cluster: c.name, code: 'UNKNOWN', source: 'agent', seen: n.error, cause: 'the Cilium agent could not be asked for its status', fix: `check pod ${n.pod} (kubectl -n kube-system describe pod ${n.pod})` },
+          where,
+        );
         continue;
       }
       for (const p of n.peers) {
@@ -93,18 +108,21 @@ export async function runProbes(
   });
 }
 
-/** The doctor's verdict: status failures and probe failures, classified. */
-export function doctorReport(status: MeshStatus | undefined, probes: ProbeResult[]): DoctorReport {
+/**
+ * The doctor's verdict: status failures and probe failures, classified; with the live topology,
+ * link failures get the cause the facts prove (refine.ts) instead of the text's list of suspects.
+ */
+export function doctorReport(status: MeshStatus | undefined, probes: ProbeResult[], topology?: MeshTopology): DoctorReport {
   const findings = status ? diagnoseStatus(status) : [];
   for (const p of probes) {
     if (p.ok || !p.diagnosis) continue;
     findings.push({
       cluster: p.target.cluster, peer: p.target.peer, code: p.diagnosis.code, source: 'probe',
       seen: `${p.failedStep}: ${p.diagnosis.seen}`, cause: p.diagnosis.cause, fix: p.diagnosis.fix,
-      where: [`${p.target.host}:${p.target.port}`],
+      where: [`${p.target.host}:${p.target.port}`], endpoint: { host: p.target.host, port: p.target.port },
     });
   }
-  return { findings, probes, healthy: findings.length === 0 && (status?.ready ?? true) };
+  return { findings: topology ? refineFindings(findings, topology) : findings, probes, healthy: findings.length === 0 && (status?.ready ?? true) };
 }
 
 /** Human-readable report. */

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { field, strMap, type ClusterClient } from '../kube/client.js';
 import { SecretPem } from '../pki/secret.js';
@@ -21,12 +22,22 @@ export async function liveCredentials(client: ClusterClient, namespace = 'kube-s
   return { caPem, certPem, key: new SecretPem(key) };
 }
 
+/** How one cluster is configured to reach its peers, as its own objects say. */
+export interface LiveMeshConfig {
+  /** Every peer endpoint as dialled (names mapped to IPs through hostAliases). */
+  targets: ProbeTarget[];
+  /** Every peer the cluster declares (one key per peer in its clustermesh Secret), dialable or not. */
+  declaredPeers: string[];
+  /** Cilium version from the cilium DaemonSet's agent image tag, when it carries one. */
+  imageVersion?: string;
+}
+
 /**
- * The peer endpoints exactly as this cluster dials them: per peer, the etcd config in Secret
- * `cilium-kvstoremesh` (KVStoreMesh) or `cilium-clustermesh`, with names mapped to IPs through the
- * hostAliases of the clustermesh-apiserver Deployment or the cilium DaemonSet.
+ * Reads how this cluster dials its peers: per peer, the etcd config in Secret `cilium-kvstoremesh`
+ * (KVStoreMesh) or `cilium-clustermesh`, with names mapped to IPs through the hostAliases of the
+ * clustermesh-apiserver Deployment or the cilium DaemonSet.
  */
-export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-system'): Promise<ProbeTarget[]> {
+export async function liveMeshConfig(client: ClusterClient, namespace = 'kube-system'): Promise<LiveMeshConfig> {
   const [kvs, cm, deploy, ds] = await Promise.all([
     client.get('Secret', 'cilium-kvstoremesh', namespace),
     client.get('Secret', 'cilium-clustermesh', namespace),
@@ -39,10 +50,12 @@ export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-
     const list = (field(owner, 'spec', 'template', 'spec', 'hostAliases') as { ip?: string; hostnames?: string[] }[] | undefined) ?? [];
     for (const a of list) for (const h of a.hostnames ?? []) if (a.ip) aliases.set(h, [...(aliases.get(h) ?? []), a.ip]);
   }
-  const out: ProbeTarget[] = [];
+  const targets: ProbeTarget[] = [];
+  const declaredPeers: string[] = [];
   for (const [peer, value] of Object.entries(strMap(field(secret, 'data'))).sort(([a], [b]) => a.localeCompare(b))) {
     // Besides one config per peer, the Secret may hold per-peer certificate files (`<peer>.etcd-client.crt`...).
     if (peer.includes('.')) continue;
+    declaredPeers.push(peer);
     let cfg: unknown;
     try {
       cfg = parseYaml(b64(value) ?? '');
@@ -60,8 +73,44 @@ export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = Number(url.port || 2379);
       const ips = aliases.get(host) ?? [host];
-      for (const ip of [...new Set(ips)]) out.push({ cluster: client.cluster, peer, host: ip, port, serverName: host });
+      for (const ip of [...new Set(ips)]) targets.push({ cluster: client.cluster, peer, host: ip, port, serverName: host });
     }
   }
-  return out;
+  const containers = (field(ds, 'spec', 'template', 'spec', 'containers') as { name?: string; image?: string }[] | undefined) ?? [];
+  const image = (containers.find((c) => c.name === 'cilium-agent') ?? containers[0])?.image;
+  const imageVersion = image ? /:v?(\d+\.\d+\.\d+)(?:[-@]|$)/.exec(image)?.[1] : undefined;
+  return { targets, declaredPeers, ...(imageVersion ? { imageVersion } : {}) };
+}
+
+/** The peer endpoints exactly as this cluster dials them (see `liveMeshConfig`). */
+export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-system'): Promise<ProbeTarget[]> {
+  return (await liveMeshConfig(client, namespace)).targets;
+}
+
+/**
+ * The users this cluster's clustermesh-apiserver admits (ConfigMap `clustermesh-remote-users`, which
+ * the chart renders when authMode is not legacy). `undefined` when the ConfigMap is absent.
+ */
+export async function liveRemoteUsers(client: ClusterClient, namespace = 'kube-system'): Promise<string[] | undefined> {
+  const cm = await client.get('ConfigMap', 'clustermesh-remote-users', namespace);
+  if (!cm) return undefined;
+  let doc: unknown;
+  try {
+    doc = parseYaml(strMap(field(cm, 'data'))['users.yaml'] ?? '');
+  } catch {
+    return undefined;
+  }
+  const users = field(doc, 'users');
+  if (!Array.isArray(users)) return [];
+  return users.map((u) => field(u, 'name')).filter((n): n is string => typeof n === 'string');
+}
+
+/** The etcd user a client certificate logs in as: etcd maps the certificate's CN to the user. */
+export function certificateUser(certPem: string): string | undefined {
+  try {
+    const subject = new X509Certificate(certPem).subject;
+    return /^CN=(.*)$/m.exec(subject)?.[1];
+  } catch {
+    return undefined;
+  }
 }

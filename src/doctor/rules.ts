@@ -14,6 +14,13 @@ export type DiagnosisCode =
   | 'PEER_NOT_CONFIGURED'
   | 'NODE_UNREACHABLE'
   | 'CLUSTER_ACCESS'
+  | 'AGENT_NO_ANSWER'
+  // Named from the live topology (refine.ts), not from the failure text alone:
+  | 'ENDPOINT_CONTROL_PLANE'
+  | 'PEER_ONE_SIDED'
+  | 'SAME_NODEPORT'
+  | 'WRONG_ENDPOINT_IP'
+  | 'WRONG_PORT'
   | 'UNKNOWN';
 
 export interface Diagnosis {

@@ -12,7 +12,8 @@ export type ClusterErrorCode =
   | 'KUBE_CONFLICT'
   | 'KUBE_API'
   | 'KUBE_EXEC'
-  | 'CLUSTER_IDENTITY_MISMATCH';
+  | 'CLUSTER_IDENTITY_MISMATCH'
+  | 'RELEASE_NOT_FOUND';
 
 export interface ClusterErrorInput {
   cluster: string;

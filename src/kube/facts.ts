@@ -37,6 +37,11 @@ export interface ClusterFacts {
   /** Added by discover: datapath settings from ConfigMap cilium-config. */
   routingMode?: string;
   tunnelProtocol?: string;
+  /**
+   * Added by discover: cilium-config `kube-proxy-replacement` as written (`true`/`false` from 1.14;
+   * older `strict`/`partial`/`probe`/`disabled`). See `kubeProxyReplacementOn`.
+   */
+  kubeProxyReplacement?: string;
   /** Added by discover: `enable-kvstoremesh`/clustermesh settings as found in cilium-config. */
   kvstoremesh?: boolean;
   /** Added by discover: HelmChart kube-system/<release> (RKE2). */
@@ -55,4 +60,17 @@ export interface Facts {
 
 export function isWorker(n: NodeFact): boolean {
   return !n.roles.some((r) => r === 'control-plane' || r === 'master' || r === 'etcd');
+}
+
+/**
+ * Whether kube-proxy replacement handles NodePorts: `true`/`strict` → on, `false`/`disabled` → off;
+ * `partial`/`probe` (before 1.14) depend on further settings, so `undefined` (unknown).
+ */
+export function kubeProxyReplacementOn(value: unknown): boolean | undefined {
+  if (value === true || value === false) return value;
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === 'strict') return true;
+  if (v === 'false' || v === 'disabled') return false;
+  return undefined;
 }

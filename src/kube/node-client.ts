@@ -98,7 +98,8 @@ export class NodeClusterClient implements ClusterClient {
       'application/apply-patch+yaml');
     if (res.status === 409) {
       throw this.#error('KUBE_CONFLICT', `server-side apply of ${kind} ${obj.metadata.name} conflicts with another field manager: ${statusMessage(res.text)}`,
-        'meshform does not take over fields that another tool owns unless told to', 'apply with --force-conflicts, or remove the field from the other tool');
+        'meshform does not take over fields that another tool owns unless told to',
+        'if meshform should own them from now on (e.g. after a hand edit), run meshform apply --force; otherwise stop the other tool from managing this object');
     }
     this.#check(res, purpose);
     return withKind(kind, parse(res.text));
@@ -134,7 +135,7 @@ export class NodeClusterClient implements ClusterClient {
       timer = setTimeout(() => {
         ws?.close();
         reject(this.#error('KUBE_TIMEOUT', `${what} did not finish within ${Math.round(timeoutMs / 1000)} s`,
-          'an agent pod must answer within the timeout', 'check that the pod is Running and not overloaded; raise --timeout'));
+          'an agent pod must answer within the timeout', 'check that the pod is Running and not overloaded (kubectl describe pod, and its container log); raise --exec-timeout'));
       }, timeoutMs);
     });
     try {

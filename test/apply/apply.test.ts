@@ -3,32 +3,23 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyEvent, type ApplyOptions } from '../../src/apply/apply.js';
 import { objectsFromYaml } from '../../src/apply/diff.js';
 import { clusterError } from '../../src/kube/errors.js';
 import type { KubeObject } from '../../src/kube/client.js';
 import { FakeClusterClient } from '../kube/fake-client.js';
+import { NS, helmChart, hcc, releaseSecret, rendered } from './fixtures.js';
 
-const NS = 'kube-system';
 
-function releaseSecret(revision: number, config: object, status = 'deployed'): KubeObject {
-  const rel = { name: 'rke2-cilium', namespace: NS, version: revision, info: { status }, chart: { metadata: { name: 'rke2-cilium', version: '1.16.302', appVersion: '1.16.3' } }, config };
-  return {
-    apiVersion: 'v1', kind: 'Secret', type: 'helm.sh/release.v1',
-    metadata: { name: `sh.helm.release.v1.rke2-cilium.v${revision}`, namespace: NS, labels: { owner: 'helm', name: 'rke2-cilium', status, version: String(revision) } },
-    data: { release: Buffer.from(gzipSync(Buffer.from(JSON.stringify(rel))).toString('base64')).toString('base64') },
-  };
-}
 const ds = (gen: number, ready: boolean): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'cilium', namespace: NS, generation: gen },
   status: { observedGeneration: gen, desiredNumberScheduled: 2, updatedNumberScheduled: ready ? 2 : 1, numberAvailable: ready ? 2 : 1 },
 });
-const hcc = (values: string): KubeObject => ({ apiVersion: 'helm.cattle.io/v1', kind: 'HelmChartConfig', metadata: { name: 'rke2-cilium', namespace: NS }, spec: { valuesContent: values, failurePolicy: 'abort' } });
+
 
 function cluster(name: string): FakeClusterClient {
-  const c = new FakeClusterClient(name, [hcc('kubeProxyReplacement: true\n'), releaseSecret(1, { kubeProxyReplacement: true }), ds(1, true)]);
+  const c = new FakeClusterClient(name, [helmChart, hcc('kubeProxyReplacement: true\n'), releaseSecret(1, { kubeProxyReplacement: true }), ds(1, true)]);
   return c;
 }
 
@@ -46,30 +37,6 @@ function simulateHelmController(c: FakeClusterClient): ApplyOptions['sleep'] {
   };
 }
 
-const rendered = (name: string, id: number) =>
-  objectsFromYaml(`apiVersion: helm.cattle.io/v1
-kind: HelmChartConfig
-metadata:
-  name: rke2-cilium
-  namespace: kube-system
-spec:
-  failurePolicy: abort
-  valuesContent: |
-    kubeProxyReplacement: true
-    cluster:
-      name: ${name}
-      id: ${id}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: clustermesh-apiserver-local-cert
-  namespace: kube-system
-type: kubernetes.io/tls
-stringData:
-  tls.key: "-----BEGIN PRIVATE KEY-----\\nSECRETKEYMATERIAL\\n-----END PRIVATE KEY-----\\n"
-  tls.crt: "cert-${name}"
-`, `rke2/${name}/rke2-cilium-config.yaml`);
 
 test('apply: SSA of the changed objects, waits for helm-controller and rollout; a second apply changes nothing', async () => {
   const c = cluster('mesh01');
@@ -80,7 +47,8 @@ test('apply: SSA of the changed objects, waits for helm-controller and rollout; 
   assert.equal(r?.outcome, 'changed', r?.error?.message);
   assert.deepEqual(first.changed, ['mesh01']);
   assert.deepEqual(r?.revision, { before: 1, after: 2 });
-  assert.deepEqual(c.calls.filter((x) => x.op === 'apply').map((x) => x.kind), ['Secret', 'HelmChartConfig'], 'Secrets first');
+  const applies = c.calls.filter((x) => x.op === 'apply');
+  assert.deepEqual(applies.map((x) => `${x.kind}${x.dryRun ? ' (dry run)' : ''}`), ['Secret (dry run)', 'HelmChartConfig (dry run)', 'Secret', 'HelmChartConfig'], 'every object dry-run first, then Secrets first');
   assert.match(r?.diffText ?? '', /\+\s+name: mesh01/);
   assert.ok(!(r?.diffText ?? '').includes('SECRETKEYMATERIAL'), 'secret values are redacted in diffs');
   assert.match(r?.diffText ?? '', /\[secret sha256:[0-9a-f]{12}\]/);
@@ -133,6 +101,44 @@ test('preflight errors stop that cluster before any write', async () => {
   assert.equal(r.clusters[0]?.outcome, 'failed');
   assert.equal(r.clusters[0]?.error?.exitCode, 1);
   assert.equal(c.calls.filter((x) => x.op === 'apply').length, 0);
+});
+
+test('a release that does not exist: that cluster fails before any write, naming the release and the fix; the other completes', async () => {
+  const a = cluster('mesh01');
+  const b = new FakeClusterClient('mesh02', [releaseSecret(1, {}), ds(1, true)]);
+  const sleep = simulateHelmController(a);
+  const r = await applyMesh(
+    [
+      { name: 'mesh01', client: a, objects: rendered('mesh01', 1) },
+      { name: 'mesh02', client: b, objects: rendered('mesh02', 2) },
+    ],
+    { now: () => 0, sleep, pollMs: 1 },
+  );
+  assert.equal(r.clusters[0]?.outcome, 'changed');
+  const failed = r.clusters[1];
+  assert.equal(failed?.outcome, 'failed');
+  assert.equal(failed?.error?.exitCode, 3);
+  const f = failed?.error?.findings[0];
+  assert.equal(f?.code, 'RELEASE_NOT_FOUND');
+  assert.equal(f?.path, 'cilium.release');
+  assert.equal(f?.value, 'rke2-cilium');
+  assert.match(f?.message ?? '', /cluster mesh02: no HelmChart kube-system\/rke2-cilium/);
+  assert.match(f?.fix ?? '', /cilium\.release/);
+  assert.equal(b.calls.filter((x) => x.op === 'apply').length, 0, 'nothing written to mesh02');
+});
+
+test("a field another manager owns stops that cluster before its first write (a dry run of every object comes first)", async () => {
+  const c = cluster('mesh01');
+  c.fail = (call) =>
+    call.op === 'apply' && call.kind === 'HelmChartConfig'
+      ? clusterError({ cluster: 'mesh01', code: 'KUBE_CONFLICT', message: 'server-side apply of HelmChartConfig rke2-cilium conflicts with another field manager', rule: 'r', fix: 'meshform apply --force' })
+      : undefined;
+  const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'meshform-rke2-cilium-values', namespace: NS }, stringData: { 'values.yaml': 'a: 1\n' } };
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [secret, ...rendered('mesh01', 1)] }], { now: () => 0, sleep: async () => {} });
+  assert.equal(r.clusters[0]?.outcome, 'failed');
+  assert.equal(r.clusters[0]?.error?.findings[0]?.code, 'KUBE_CONFLICT');
+  assert.equal(c.calls.filter((x) => x.op === 'apply' && !x.dryRun).length, 0, 'the Secret was not written either');
+  assert.equal(await c.get('Secret', 'meshform-rke2-cilium-values', NS), undefined);
 });
 
 test('a rollout that does not finish is a timeout failure', async () => {

@@ -41,7 +41,7 @@ function rke2(name: string, opts: { clusterName?: string; clusterId?: string; ne
     releaseSecret(1, { old: true }, 'superseded'),
     releaseSecret(2, { kubeProxyReplacement: true, hubble: { enabled: true } }),
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cilium-config', namespace: 'kube-system' },
-      data: { 'cluster-name': opts.clusterName ?? 'default', 'cluster-id': opts.clusterId ?? '0', 'max-connected-clusters': '255', 'routing-mode': 'tunnel', 'tunnel-protocol': 'vxlan' } },
+      data: { 'cluster-name': opts.clusterName ?? 'default', 'cluster-id': opts.clusterId ?? '0', 'max-connected-clusters': '255', 'routing-mode': 'tunnel', 'tunnel-protocol': 'vxlan', 'kube-proxy-replacement': 'true' } },
   ];
   if (opts.nodePort) {
     objs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'clustermesh-apiserver', namespace: 'kube-system' }, spec: { type: 'NodePort', ports: [{ port: 2379, nodePort: opts.nodePort }] } });
@@ -82,6 +82,7 @@ test('discover reads every fact of DESIGN §8.1 from an RKE2-shaped cluster', as
   assert.equal(f.maxConnectedClusters, 255);
   assert.equal(f.routingMode, 'tunnel');
   assert.equal(f.tunnelProtocol, 'vxlan');
+  assert.equal(f.kubeProxyReplacement, 'true');
   assert.equal(f.kvstoremesh, false);
   assert.deepEqual(f.service, { type: 'NodePort', nodePort: 32379 });
   assert.equal(f.warnings, undefined);

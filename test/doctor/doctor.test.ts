@@ -29,6 +29,21 @@ test('status failures are classified per cluster/peer and folded over nodes', ()
   assert.match(text, /✗ mesh01 → mesh02 \[PERMISSION_DENIED\] \(agent, w1, w2\)/);
 });
 
+test('an agent that does not answer is AGENT_NO_ANSWER naming the pod; another exec failure stays UNKNOWN', () => {
+  const s = summarize([
+    { name: 'mesh02', peers: ['mesh01'], nodes: [
+      { pod: 'cilium-x1', node: 'w1', peers: [], unexpectedPeers: [], error: 'exec cilium-dbg status -o json in kube-system/cilium-x1 did not finish within 5 s' },
+      { pod: 'cilium-x2', node: 'w2', peers: [], unexpectedPeers: [], error: 'exec failed: container not found' },
+    ] },
+  ]);
+  const f = diagnoseStatus(s);
+  const hung = f.find((x) => x.code === 'AGENT_NO_ANSWER');
+  assert.deepEqual(hung?.where, ['w1']);
+  assert.match(hung?.fix ?? '', /kubectl -n kube-system logs cilium-x1 -c cilium-agent/);
+  assert.match(hung?.fix ?? '', /--exec-timeout/);
+  assert.deepEqual(f.find((x) => x.code === 'UNKNOWN')?.where, ['w2']);
+});
+
 test('a healthy mesh and passing probes report no problems', () => {
   const s = summarize([{ name: 'a', peers: ['b'], nodes: [{ pod: 'p', node: 'n', peers: [{ peer: 'b', ready: true, reasons: [], numFailures: 0 }], unexpectedPeers: [] }] }]);
   const probe: ProbeResult = { target: { cluster: 'a', peer: 'b', host: '127.0.0.1', port: 1, serverName: 'b.mesh.cilium.io' }, ok: true, steps: [{ step: 'tcp', ok: true, detail: '' }] };
@@ -74,4 +89,25 @@ test('cilium-health unreachable nodes become NODE_UNREACHABLE findings naming th
   assert.equal(f[0]?.code, 'NODE_UNREACHABLE');
   assert.equal(f[0]?.peer, 'mesh02');
   assert.match(f[0]?.fix ?? '', /4240\/TCP.*8472\/UDP/);
+});
+
+test('live mesh config: every declared peer (even one without a usable endpoint), the agent image version; admitted users; the login user of a cert', async () => {
+  const { liveMeshConfig, liveRemoteUsers, certificateUser } = await import('../../src/doctor/live.js');
+  const { makeCa, makeLeaf } = await import('./certs.js');
+  const c = new FakeClusterClient('mesh01', [
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cilium-clustermesh', namespace: 'kube-system' },
+      data: { mesh02: b64(stringify({ endpoints: ['https://mesh02.mesh.cilium.io:32380'] })), mesh03: b64('endpoints: [not a url]'), 'mesh02.etcd-client.crt': b64('x') } },
+    { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'cilium', namespace: 'kube-system' },
+      spec: { template: { spec: { containers: [{ name: 'cilium-agent', image: 'rancher/mirrored-cilium-cilium:v1.16.3@sha256:abc' }] } } } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'clustermesh-remote-users', namespace: 'kube-system' }, data: { 'users.yaml': 'users:\n- name: remote-mesh02\n  role: remote\n' } },
+  ]);
+  const m = await liveMeshConfig(c);
+  assert.deepEqual(m.declaredPeers, ['mesh02', 'mesh03']);
+  assert.deepEqual(m.targets.map((t) => t.peer), ['mesh02']);
+  assert.equal(m.imageVersion, '1.16.3');
+  assert.deepEqual(await liveRemoteUsers(c), ['remote-mesh02']);
+  assert.equal(await liveRemoteUsers(new FakeClusterClient('x')), undefined, 'authMode legacy renders no users ConfigMap');
+  const ca = await makeCa();
+  assert.equal(certificateUser((await makeLeaf(ca, 'remote-mesh01')).certPem), 'remote-mesh01');
+  assert.equal(certificateUser('not a certificate'), undefined);
 });
