@@ -1,8 +1,10 @@
 /**
- * `npm run lab -- up [N] | down | status | sync`: the lab of DESIGN.md §9.
+ * `npm run lab -- up [N] [--workers W] | down | status | sync | stop <cluster> | start <cluster> |
+ * agent <cluster> hang|ok | exec-bench <cluster> [N] [C]`: the lab of DESIGN.md §9.
  * Progress goes to stderr; `up` and `status` print the kubeconfig path and contexts on stdout.
  */
-import { down, endpointPids, readEndpoints, readState, syncEndpoints, up } from './lab.js';
+import { execBench } from './bench.js';
+import { agentHangs, down, endpointPids, readEndpoints, readState, setAgentHang, startCluster, stopCluster, syncEndpoints, up, viewerContext } from './lab.js';
 import { labPaths } from './paths.js';
 import { isAlive, portOpen, sleep } from './proc.js';
 
@@ -22,25 +24,32 @@ async function status(): Promise<number> {
     const api = new URL(c.apiserver || 'https://127.0.0.1:0');
     const open = c.apiserver ? await portOpen(api.hostname, Number(api.port)) : false;
     healthy &&= alive === c.pids.length && open;
-    lines.push(`${c.name}: context ${c.name}, apiserver ${c.apiserver} ${open ? 'up' : 'DOWN'}, ${alive}/${c.pids.length} processes`);
+    lines.push(`${c.name}: contexts ${c.name} ${viewerContext(c.name)}, apiserver ${c.apiserver} ${open ? 'up' : 'DOWN'}, ${alive}/${c.pids.length} processes${agentHangs(c.name) ? ', agents HANG' : ''}`);
   }
   const daemon = state.daemonPid !== undefined && isAlive(state.daemonPid);
   healthy &&= daemon;
   lines.push(`endpoints daemon: ${daemon ? `pid ${state.daemonPid}` : 'NOT RUNNING'}`);
   for (const [name, e] of Object.entries(readEndpoints()?.clusters ?? {})) {
     lines.push(`  ${name} clustermesh endpoint: ${e.state}${e.listen.length ? ' on ' + e.listen.join(', ') : ''}${e.error ? ` (${e.error})` : ''}${e.readError ? ` [read error: ${e.readError}]` : ''}`);
+    if (e.controlPlane) lines.push(`  ${name} control-plane IPs (no remote users): ${e.controlPlane.state}${e.controlPlane.listen.length ? ' on ' + e.controlPlane.listen.join(', ') : ''}`);
   }
   lines.push(`endpoint etcds: ${endpointPids(paths).filter(isAlive).length} running`);
   process.stdout.write(lines.join('\n') + '\n');
   return healthy ? 0 : 1;
 }
 
+const USAGE = 'usage: npm run lab -- up [N] [--workers W] | down | status | sync | stop <cluster> | start <cluster> | agent <cluster> hang|ok | exec-bench <cluster> [N] [C]\n';
+
 async function main(argv: string[]): Promise<number> {
-  const [cmd, arg] = argv;
+  const [cmd, arg, arg2] = argv;
   switch (cmd) {
     case 'up': {
-      const n = arg === undefined ? 2 : Number(arg);
-      const state = await up(n, log);
+      const rest = argv.slice(1);
+      const w = rest.indexOf('--workers');
+      const workers = w >= 0 ? Number(rest[w + 1]) : undefined;
+      if (w >= 0) rest.splice(w, 2);
+      const n = rest[0] === undefined ? 2 : Number(rest[0]);
+      const state = await up(n, log, { workers });
       process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n# contexts: ${state.clusters.map((c) => c.name).join(' ')}\n`);
       return 0;
     }
@@ -60,10 +69,27 @@ async function main(argv: string[]): Promise<number> {
       for (const [name, e] of Object.entries(r.clusters)) log(`${name}: ${e.state}${e.error ? ` (${e.error})` : ''}`);
       return 0;
     }
+    case 'stop':
+    case 'start':
+      if (!arg) break;
+      await (cmd === 'stop' ? stopCluster : startCluster)(arg, log);
+      return 0;
+    case 'agent':
+      if (!arg || (arg2 !== 'hang' && arg2 !== 'ok')) break;
+      setAgentHang(arg, arg2 === 'hang');
+      log(`${arg}: agents ${arg2 === 'hang' ? 'do not answer (exec hangs)' : 'answer'}`);
+      return 0;
+    case 'exec-bench': {
+      if (!arg) break;
+      const r = await execBench(arg, Number(arg2 ?? 100), Number(argv[3] ?? 16));
+      process.stdout.write(JSON.stringify(r) + '\n');
+      return r.failures ? 1 : 0;
+    }
     default:
-      process.stderr.write('usage: npm run lab -- up [N] | down | status | sync\n');
-      return 2;
+      break;
   }
+  process.stderr.write(USAGE);
+  return 2;
 }
 
 main(process.argv.slice(2))

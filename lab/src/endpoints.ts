@@ -4,6 +4,11 @@
  * whose certificate its cilium-ca signed, with the users and roles Cilium's clustermesh-apiserver
  * creates, and the keys it writes (cluster config, nodes, sync canaries). Whenever an input changes
  * in the cluster, the etcd is rebuilt from scratch: it holds nothing that is not derived.
+ *
+ * On the control-plane nodes' IPs the same NodePort reaches a second etcd (role `control-plane`):
+ * same CA and server certificate, but no `remote*` user, so a peer that dials a control-plane IP
+ * logs in and gets `etcdserver: permission denied` — the symptom RKE2 users report for control-plane
+ * IPs as peer endpoints (DESIGN.md §4). It models the symptom, not its cause on RKE2.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,17 +27,27 @@ export interface EndpointStatus {
   syncedAt: string;
 }
 
-/** The addresses peers dial for this cluster (NodePort on every worker IP, or a loopback LB IP). */
-export function listenAddresses(inputs: ClusterInputs): { host: string; port: number }[] {
+/** Which nodes' IPs an endpoint listens on. */
+export type EndpointRole = 'workers' | 'control-plane';
+
+/**
+ * The addresses peers dial for this cluster: NodePort on every worker IP (or a loopback LB IP);
+ * for role `control-plane`, the NodePort on every control-plane IP.
+ */
+export function listenAddresses(inputs: ClusterInputs, role: EndpointRole = 'workers'): { host: string; port: number }[] {
   const svc = inputs.service;
   if (!svc) return [];
+  if (role === 'control-plane') {
+    if (svc.type !== 'NodePort' || !svc.nodePort) return [];
+    return inputs.nodes.filter((n) => n.controlPlane && n.ip).map((n) => ({ host: n.ip, port: svc.nodePort! }));
+  }
   if (svc.type === 'NodePort' && svc.nodePort) return inputs.workerIPs.map((host) => ({ host, port: svc.nodePort! }));
   if (svc.type === 'LoadBalancer' && svc.loadBalancerIP?.startsWith('127.')) return [{ host: svc.loadBalancerIP, port: 2379 }];
   return [];
 }
 
 /** What the endpoint is built from; a change of any of it rebuilds the endpoint. */
-export function fingerprint(inputs: ClusterInputs): string {
+export function fingerprint(inputs: ClusterInputs, role: EndpointRole = 'workers'): string {
   const relevant = {
     name: inputs.clusterName,
     id: inputs.clusterId,
@@ -41,7 +56,7 @@ export function fingerprint(inputs: ClusterInputs): string {
     server: inputs.server,
     admin: inputs.admin,
     users: inputs.remoteUsers,
-    listen: listenAddresses(inputs),
+    listen: listenAddresses(inputs, role),
     nodes: inputs.nodes,
   };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
@@ -54,22 +69,23 @@ export class Endpoint {
 
   constructor(
     readonly cluster: string,
-    /** 1-based index of the cluster; its etcd peer listener sits on 127.10.<index>.254. */
+    /** 1-based index of the cluster; its etcd peer listener sits on 127.10.<index>.254 (.253 for control-plane). */
     private readonly index: number,
     private readonly dir: string,
     private readonly etcdBinary: string,
+    readonly role: EndpointRole = 'workers',
   ) {
     this.status = { cluster, fingerprint: '', state: 'absent', listen: [], syncedAt: new Date().toISOString() };
   }
 
   /** Brings the endpoint in line with the cluster's current inputs. */
   async sync(inputs: ClusterInputs): Promise<void> {
-    const fp = fingerprint(inputs);
+    const fp = fingerprint(inputs, this.role);
     if (fp === this.current && (this.pid === undefined || isAlive(this.pid))) return;
     await this.stop();
     this.current = fp;
-    const listen = listenAddresses(inputs);
-    const missing = !inputs.server ? 'Secret clustermesh-apiserver-server-cert' : !inputs.caCert ? 'Secret cilium-ca' : !inputs.admin ? 'Secret clustermesh-apiserver-admin-cert' : listen.length === 0 ? 'Service clustermesh-apiserver (NodePort on workers)' : !inputs.clusterName ? 'ConfigMap cilium-config' : '';
+    const listen = listenAddresses(inputs, this.role);
+    const missing = !inputs.server ? 'Secret clustermesh-apiserver-server-cert' : !inputs.caCert ? 'Secret cilium-ca' : !inputs.admin ? 'Secret clustermesh-apiserver-admin-cert' : listen.length === 0 ? `Service clustermesh-apiserver (NodePort on ${this.role === 'workers' ? 'workers' : 'control-plane nodes'})` : !inputs.clusterName ? 'ConfigMap cilium-config' : '';
     if (missing) {
       this.status = { cluster: this.cluster, fingerprint: fp, state: 'absent', listen: [], error: `no ${missing}`, syncedAt: new Date().toISOString() };
       return;
@@ -93,15 +109,15 @@ export class Endpoint {
     // Clients are checked against this cluster's cilium-ca, as the clustermesh-apiserver's etcd does.
     writeFileSync(tls('client-ca.crt'), inputs.caCert!, { mode: 0o600 });
     const urls = listen.map((l) => `https://${l.host}:${l.port}`).join(',');
-    const peer = `http://127.10.${this.index}.254:2380`;
+    const peer = `http://127.10.${this.index}.${this.role === 'workers' ? 254 : 253}:2380`;
     const args = [
-      `--name=${this.cluster}-clustermesh`,
+      `--name=${this.cluster}-clustermesh${this.role === 'workers' ? '' : '-cp'}`,
       `--data-dir=${join(this.dir, 'data')}`,
       `--listen-client-urls=${urls}`,
       `--advertise-client-urls=${urls}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${this.cluster}-clustermesh=${peer}`,
+      `--initial-cluster=${this.cluster}-clustermesh${this.role === 'workers' ? '' : '-cp'}=${peer}`,
       `--cert-file=${tls('server.crt')}`,
       `--key-file=${tls('server.key')}`,
       `--trusted-ca-file=${tls('client-ca.crt')}`,
@@ -142,6 +158,11 @@ export class Endpoint {
       await client.role('root').create();
       await (await client.user('root').create(pw())).addRole('root');
       await (await client.user(`admin-${name}`).create(pw())).addRole('root');
+      if (this.role === 'control-plane') {
+        // No remote user at all: every peer's login is refused with permission denied.
+        await client.auth.authEnable();
+        return;
+      }
       await client.role('remote').create();
       await client.role('remote').grant({ permission: 'Read', range: Range.prefix('cilium/') });
       // authMode cluster: one user per declared peer; legacy/migration: the shared `remote` user.

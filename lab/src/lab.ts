@@ -6,14 +6,17 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { agentShim, agentSocket, hangFile } from './agentserver.js';
 import { labPaths, type LabPaths } from './paths.js';
 import { isAlive, portOpen, run, sleep, spawnDetached, stopPid, waitFor } from './proc.js';
 import { componentPorts, helmChartManifest, initialValues, kwokctlConfig, nodeManifest } from './shape.js';
-import { labTopology, type LabCluster } from './topology.js';
+import { DEFAULT_WORKERS, labTopology, type LabCluster } from './topology.js';
 
 /** What `.lab/lab.json` records about a running lab. */
 export interface LabState {
   clusters: { name: string; workdir: string; apiserver: string; pids: number[]; ports: number[] }[];
+  /** Workers per cluster (`up --workers`); absent in a lab of the default shape. */
+  workers?: number;
   daemonPid?: number;
   kubeconfig: string;
   startedAt: string;
@@ -50,10 +53,9 @@ export async function ensureBinaries(paths: LabPaths, log: (s: string) => void):
 
 function writeShims(paths: LabPaths): void {
   mkdirSync(paths.shims, { recursive: true });
-  if (!existsSync(paths.agentEntry)) throw new Error(`missing ${paths.agentEntry}: run npx tsc -p . first`);
   for (const cmd of AGENT_COMMANDS) {
     const file = join(paths.shims, cmd);
-    writeFileSync(file, `#!/bin/sh\nexec "${process.execPath}" "${paths.agentEntry}" "${cmd}" "$@"\n`);
+    writeFileSync(file, agentShim(cmd, agentSocket(paths.state)));
     chmodSync(file, 0o755);
   }
 }
@@ -123,10 +125,10 @@ async function shapeCluster(paths: LabPaths, cluster: LabCluster, log: (s: strin
   await kubectl(paths, ctx, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nodes }));
   // Node status given at create is kept by the API server, but make it certain: the InternalIPs
   // and capacity are what everything else relies on.
-  for (const n of nodes) {
+  await eachLimit(nodes, 8, async (n) => {
     const meta = n.metadata as { name: string };
     await kubectl(paths, ctx, ['patch', 'node', meta.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: n.status })]);
-  }
+  });
   await kubectl(paths, ctx, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/helmcharts.helm.cattle.io', 'crd/helmchartconfigs.helm.cattle.io']);
   await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', '-'], JSON.stringify(helmChartManifest(cluster, chart.version)));
   const valuesFile = join(paths.state, `initial-values-${cluster.name}.yaml`);
@@ -137,7 +139,84 @@ async function shapeCluster(paths: LabPaths, cluster: LabCluster, log: (s: strin
   ]);
   await kubectl(paths, ctx, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
   await kubectl(paths, ctx, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=90s']);
-  log(`${cluster.name}: RKE2 shape ready (4 nodes, helm release rke2-cilium, ds/cilium rolled out)`);
+  log(`${cluster.name}: RKE2 shape ready (${nodes.length} nodes, helm release rke2-cilium, ds/cilium rolled out)`);
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/** The read-only kubeconfig context of a lab cluster: `<cluster>-viewer`. */
+export function viewerContext(cluster: string): string {
+  return `${cluster}-viewer`;
+}
+
+const VIEWER_USER = 'meshform-lab-viewer';
+
+/**
+ * What the viewer may do: get/list/watch what meshform reads, except Secrets; no writes and no
+ * pods/exec. The API servers run with `--authorization-mode=Node,RBAC` (kwokctl's kubeAuthorization).
+ */
+function viewerRbac(): Record<string, unknown> {
+  const read = ['get', 'list', 'watch'];
+  return {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: VIEWER_USER },
+        rules: [
+          { apiGroups: [''], resources: ['nodes', 'namespaces', 'configmaps', 'services', 'endpoints', 'pods', 'serviceaccounts', 'events'], verbs: read },
+          { apiGroups: ['apps'], resources: ['daemonsets', 'deployments', 'replicasets'], verbs: read },
+          { apiGroups: ['helm.cattle.io'], resources: ['helmcharts', 'helmchartconfigs'], verbs: read },
+          { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: read },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: VIEWER_USER },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: VIEWER_USER },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: VIEWER_USER }],
+      },
+    ],
+  };
+}
+
+/**
+ * Binds the viewer ClusterRole and signs a client certificate for it with the cluster's own CA
+ * (kwokctl's pki); returns the kubeconfig user and context `<cluster>-viewer` to add.
+ */
+async function viewerEntries(paths: LabPaths, cluster: string): Promise<{ user: unknown; context: unknown }> {
+  await kubectl(paths, cluster, ['apply', '--server-side', '--field-manager=meshform-lab', '-f', '-'], JSON.stringify(viewerRbac()));
+  const pki = join(clusterWorkdir(paths, cluster), 'pki');
+  const key = join(pki, 'viewer.key');
+  const csr = join(pki, 'viewer.csr');
+  const crt = join(pki, 'viewer.crt');
+  await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', `/CN=${VIEWER_USER}`, '-out', csr]);
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial', '-days', '30', '-out', crt]);
+  return {
+    user: { name: `viewer@${cluster}`, user: { 'client-certificate-data': readFileSync(crt).toString('base64'), 'client-key-data': readFileSync(key).toString('base64') } },
+    context: { name: viewerContext(cluster), context: { cluster, user: `viewer@${cluster}` } },
+  };
+}
+
+/** Adds the viewer users and contexts to the lab kubeconfig (one write). */
+async function addViewers(paths: LabPaths, clusters: LabCluster[], log: (s: string) => void): Promise<void> {
+  const entries = await Promise.all(clusters.map((c) => viewerEntries(paths, c.name)));
+  const kc = YAML.parse(readFileSync(paths.kubeconfig, 'utf8')) as { users: unknown[]; contexts: unknown[] };
+  for (const e of entries) {
+    kc.users.push(e.user);
+    kc.contexts.push(e.context);
+  }
+  writeFileSync(paths.kubeconfig, YAML.stringify(kc), { mode: 0o600 });
+  log(`read-only contexts: ${clusters.map((c) => viewerContext(c.name)).join(' ')}`);
 }
 
 function componentPids(paths: LabPaths, name: string): number[] {
@@ -161,10 +240,20 @@ function recordedPorts(paths: LabPaths, name: string): number[] {
   return ports;
 }
 
-/** Brings up `count` clusters; returns the state recorded in `.lab/lab.json`. */
-export async function up(count: number, log: (s: string) => void): Promise<LabState> {
+/** Options of `up`. */
+export interface UpOptions {
+  /** Workers per cluster (default 2); every cluster also has 2 control-plane nodes. */
+  workers?: number;
+}
+
+/**
+ * Brings up `count` clusters of 2 control-plane nodes and `opts.workers` workers each (a cilium
+ * agent pod on every node); returns the state recorded in `.lab/lab.json`.
+ */
+export async function up(count: number, log: (s: string) => void = () => undefined, opts: UpOptions = {}): Promise<LabState> {
   const paths = labPaths();
-  const clusters = labTopology(count);
+  const workerCount = opts.workers ?? DEFAULT_WORKERS;
+  const clusters = labTopology(count, workerCount);
   assertNotInUse(paths, 'up');
   const existing = readState(paths);
   if (existing) throw new Error(`the lab is already up (${existing.clusters.map((c) => c.name).join(', ')}): run \`npm run lab -- down\` first`);
@@ -224,7 +313,13 @@ async function upLocked(paths: LabPaths, clusters: LabCluster[], log: (s: string
   mkdirSync(paths.kwokWorkdir, { recursive: true });
   mkdirSync(paths.endpoints, { recursive: true });
   writeShims(paths);
-  const state: LabState = { clusters: [], kubeconfig: paths.kubeconfig, startedAt: new Date().toISOString() };
+  const workerCount = clusters[0]!.nodes.filter((n) => !n.controlPlane).length;
+  const state: LabState = {
+    clusters: [],
+    ...(workerCount !== DEFAULT_WORKERS ? { workers: workerCount } : {}),
+    kubeconfig: paths.kubeconfig,
+    startedAt: new Date().toISOString(),
+  };
   try {
     // Control planes in parallel: they are independent and most of the time is process start-up.
     const created = await Promise.allSettled(clusters.map((c) => createCluster(paths, c, log)));
@@ -238,6 +333,7 @@ async function upLocked(paths: LabPaths, clusters: LabCluster[], log: (s: string
     for (const c of state.clusters) c.apiserver = servers.get(c.name) ?? '';
     writeState(paths, state);
     await Promise.all(clusters.map((c) => shapeCluster(paths, c, log)));
+    await addViewers(paths, clusters, log);
     if (!existsSync(paths.daemonEntry)) throw new Error(`missing ${paths.daemonEntry}: run npx tsc -p . first`);
     state.daemonPid = spawnDetached(process.execPath, [paths.daemonEntry], paths.daemonLog, { ...process.env, MESHFORM_LAB_STATE: paths.state });
     writeState(paths, state);
@@ -321,7 +417,15 @@ export function endpointPids(paths: LabPaths): number[] {
 /** What the endpoints daemon reports in `.lab/endpoints/status.json`. */
 export interface EndpointsReport {
   generation: number;
-  clusters: Record<string, { state: string; listen: string[]; error?: string; readError?: string; fingerprint: string }>;
+  clusters: Record<string, {
+    state: string;
+    listen: string[];
+    error?: string;
+    readError?: string;
+    fingerprint: string;
+    /** The etcd on the control-plane IPs (no remote users: permission denied). */
+    controlPlane?: { state: string; listen: string[]; error?: string };
+  }>;
 }
 
 export function readEndpoints(): EndpointsReport | undefined {
@@ -370,4 +474,89 @@ export async function lockLab(owner: string, timeoutMs = 15 * 60_000): Promise<(
       // already released
     }
   };
+}
+
+/** The topology of the running lab (cluster count and workers from `.lab/lab.json`). */
+export function runningTopology(paths: LabPaths = labPaths()): LabCluster[] {
+  const state = readState(paths);
+  if (!state) throw new Error(`the lab is not up (no ${paths.stateFile}): run \`npm run lab -- up\` first`);
+  return labTopology(state.clusters.length, state.workers ?? DEFAULT_WORKERS);
+}
+
+function requireCluster(paths: LabPaths, cluster: string): LabState {
+  const state = readState(paths);
+  if (!state) throw new Error(`the lab is not up (no ${paths.stateFile})`);
+  if (!state.clusters.some((c) => c.name === cluster)) {
+    throw new Error(`no lab cluster ${cluster} (the lab has ${state.clusters.map((c) => c.name).join(', ')})`);
+  }
+  return state;
+}
+
+/**
+ * Makes every exec into `cluster`'s agent pods hang (`hang: true`: the exec never answers, as an
+ * agent that is stuck) or answer again (`false`; held execs are then answered). The switch is the
+ * file `.lab/agent/hang/<cluster>`, read by the daemon on every exec.
+ */
+export function setAgentHang(cluster: string, hang: boolean): void {
+  const paths = labPaths();
+  requireCluster(paths, cluster);
+  const file = hangFile(paths.state, cluster);
+  if (hang) {
+    mkdirSync(join(paths.state, 'agent', 'hang'), { recursive: true });
+    writeFileSync(file, new Date().toISOString() + '\n');
+  } else rmSync(file, { force: true });
+}
+
+/** Whether `cluster`'s agents are switched to hang. */
+export function agentHangs(cluster: string): boolean {
+  return existsSync(hangFile(labPaths().state, cluster));
+}
+
+/**
+ * Stops one cluster's control plane (`kwokctl stop cluster`: etcd, kube-apiserver, controllers, kwok),
+ * keeping all its state: its API becomes unreachable (connection refused). Its clustermesh endpoint
+ * keeps serving, as clustermesh-apiserver pods keep running while the API server is down.
+ * Resolves once every component process is gone and the API port is closed.
+ */
+export async function stopCluster(cluster: string, log: (s: string) => void = () => undefined): Promise<void> {
+  const paths = labPaths();
+  assertNotInUse(paths, `stop ${cluster}`);
+  const state = requireCluster(paths, cluster);
+  const c = state.clusters.find((x) => x.name === cluster)!;
+  const t0 = Date.now();
+  const pids = new Set([...c.pids, ...componentPids(paths, cluster)]);
+  await run(paths.binary('kwokctl'), ['stop', 'cluster', '--name', cluster], { env: kwokEnv(paths), timeoutMs: 60_000 });
+  for (const pid of pids) await stopPid(pid);
+  const api = new URL(c.apiserver);
+  await waitFor(`${cluster}'s API port to close`, 15_000, async () => ((await portOpen(api.hostname, Number(api.port))) ? undefined : true));
+  log(`${cluster}: stopped (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * Starts a cluster stopped by `stopCluster` again (`kwokctl start cluster`) with all its state, and
+ * resolves once its API server answers `/readyz`; `.lab/lab.json` records the new pids.
+ */
+export async function startCluster(cluster: string, log: (s: string) => void = () => undefined): Promise<void> {
+  const paths = labPaths();
+  assertNotInUse(paths, `start ${cluster}`);
+  requireCluster(paths, cluster);
+  const t0 = Date.now();
+  await run(paths.binary('kwokctl'), ['start', 'cluster', '--name', cluster], { env: kwokEnv(paths), timeoutMs: 120_000 });
+  await waitFor(`${cluster}'s API server to be ready`, 60_000, async () => {
+    const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', cluster, 'get', '--raw', '/readyz'], { allowFail: true, timeoutMs: 10_000 });
+    return r.code === 0 ? true : undefined;
+  });
+  // Re-read: the daemon does not write lab.json, but another switch might have.
+  const state = readState(paths)!;
+  const c = state.clusters.find((x) => x.name === cluster)!;
+  c.pids = componentPids(paths, cluster);
+  writeState(paths, state);
+  log(`${cluster}: started (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/** Whether every control-plane process of `cluster` runs. */
+export function clusterRunning(cluster: string): boolean {
+  const paths = labPaths();
+  const pids = componentPids(paths, cluster);
+  return pids.length > 0 && pids.every(isAlive);
 }

@@ -47,7 +47,6 @@ export function labPaths() {
     chart: join(repoRoot, 'lab', 'charts', 'rke2-cilium'),
     manifests: join(repoRoot, 'lab', 'manifests'),
     buildScript: join(repoRoot, 'lab', 'build.sh'),
-    agentEntry: join(repoRoot, 'dist', 'lab', 'src', 'agent.js'),
     daemonEntry: join(repoRoot, 'dist', 'lab', 'src', 'daemon.js'),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The lab's fixed shape: N RKE2-like clusters, each with two control-plane nodes and two workers on
- * distinct loopback addresses and non-overlapping pod/service CIDRs. Pure: no I/O.
+ * The lab's shape: N RKE2-like clusters, each with two control-plane nodes and W workers (default 2)
+ * on distinct loopback addresses and non-overlapping pod/service CIDRs. Pure: no I/O.
  */
 
 /** One node of a lab cluster. */
@@ -24,6 +24,9 @@ export interface LabCluster {
 }
 
 export const MAX_CLUSTERS = 8;
+/** Workers per cluster: node IPs 127.10.i.3 … 127.10.i.(2+W) stay below the endpoints' .253/.254. */
+export const MAX_WORKERS = 250;
+export const DEFAULT_WORKERS = 2;
 
 /** Cluster name for a 1-based index: mesh01, mesh02, … */
 export function clusterName(index: number): string {
@@ -31,13 +34,17 @@ export function clusterName(index: number): string {
 }
 
 /**
- * The topology for `count` clusters. Cluster i gets pod CIDR 10.(243+i).0.0/16 (mesh01
- * 10.244.0.0/16, mesh02 10.245.0.0/16, …), service CIDR 10.96.(64·(i−1)).0/18 inside 10.96.0.0/15,
- * and node IPs 127.10.i.1–4 (1–2 control plane, 3–4 workers).
+ * The topology for `count` clusters of 2 servers and `workerCount` agents each. Cluster i gets pod
+ * CIDR 10.(243+i).0.0/16 (mesh01 10.244.0.0/16, mesh02 10.245.0.0/16, …), service CIDR
+ * 10.96.(64·(i−1)).0/18 inside 10.96.0.0/15, and node IPs 127.10.i.1–2 (control plane) and
+ * 127.10.i.3 … (workers `meshNN-agent-1` …), each node a /24 of the pod CIDR.
  */
-export function labTopology(count: number): LabCluster[] {
+export function labTopology(count: number, workerCount = DEFAULT_WORKERS): LabCluster[] {
   if (!Number.isInteger(count) || count < 1 || count > MAX_CLUSTERS) {
     throw new RangeError(`cluster count must be an integer from 1 to ${MAX_CLUSTERS}, got ${count}`);
+  }
+  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > MAX_WORKERS) {
+    throw new RangeError(`workers per cluster must be an integer from 1 to ${MAX_WORKERS}, got ${workerCount}`);
   }
   const clusters: LabCluster[] = [];
   for (let i = 1; i <= count; i++) {
@@ -46,7 +53,7 @@ export function labTopology(count: number): LabCluster[] {
     const svcBase = 96 + Math.floor(((i - 1) * 64) / 256);
     const svcThird = ((i - 1) * 64) % 256;
     const nodes: LabNode[] = [];
-    for (let n = 1; n <= 4; n++) {
+    for (let n = 1; n <= 2 + workerCount; n++) {
       const controlPlane = n <= 2;
       nodes.push({
         name: controlPlane ? `${name}-server-${n}` : `${name}-agent-${n - 2}`,
@@ -65,6 +72,11 @@ export function labTopology(count: number): LabCluster[] {
     });
   }
   return clusters;
+}
+
+/** Control-plane nodes (servers). */
+export function controlPlanes(cluster: LabCluster): LabNode[] {
+  return cluster.nodes.filter((n) => n.controlPlane);
 }
 
 /** Worker nodes (no control-plane role): the ones whose IPs peers dial. */

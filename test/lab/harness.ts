@@ -6,11 +6,11 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { lockLab, readState, syncEndpoints, type LabState } from '../../lab/src/lab.js';
+import { lockLab, readState, runningTopology, syncEndpoints, type LabState } from '../../lab/src/lab.js';
 import { labPaths } from '../../lab/src/paths.js';
 import { run, sleep } from '../../lab/src/proc.js';
 import { initialValues } from '../../lab/src/shape.js';
-import { labTopology, workers, type LabCluster } from '../../lab/src/topology.js';
+import { workers, type LabCluster } from '../../lab/src/topology.js';
 import { clusterCerts, type TestCa } from './certs.js';
 
 export const paths = labPaths();
@@ -31,7 +31,7 @@ export function requireLab(min = 2): { state: LabState; clusters: LabCluster[] }
   const state = readState(paths);
   if (!state) throw new Error(`the lab is not up (no ${paths.stateFile}): run \`npm run lab -- up\` first`);
   if (state.clusters.length < min) throw new Error(`the lab runs ${state.clusters.length} clusters; this suite needs ${min}`);
-  return { state, clusters: labTopology(state.clusters.length) };
+  return { state, clusters: runningTopology(paths) };
 }
 
 export async function kubectl(context: string, args: string[], input?: string): Promise<string> {
@@ -57,6 +57,14 @@ export interface MeshOptions {
   domain?: string;
   /** Port this cluster dials for a peer (to model a wrong port). */
   portOverride?: Record<string, number>;
+  /** IPs this cluster dials for a peer (default: the peer's workers). */
+  ipsOverride?: Record<string, string[]>;
+  /** This cluster's own clustermesh-apiserver NodePort (default nodePortOf). */
+  nodePort?: number;
+  /** Peers' NodePorts as this cluster dials them (default nodePortOf each). */
+  peerNodePort?: (peer: LabCluster) => number;
+  /** Top-level chart values to add (kubeProxyReplacement, image, …). */
+  extra?: Record<string, unknown>;
 }
 
 /** Values in the form meshform renders for Cilium 1.15 with provided certificates. */
@@ -64,9 +72,10 @@ export async function meshValues(c: LabCluster, all: LabCluster[], ca: TestCa, o
   const certs = await clusterCerts(ca, c.name);
   const peers = all
     .filter((p) => p.name !== c.name && !(o.omit ?? []).includes(p.name))
-    .map((p) => ({ name: p.name, port: o.portOverride?.[p.name] ?? nodePortOf(p), ips: workers(p).map((n) => n.ip) }));
+    .map((p) => ({ name: p.name, port: o.portOverride?.[p.name] ?? (o.peerNodePort ?? nodePortOf)(p), ips: o.ipsOverride?.[p.name] ?? workers(p).map((n) => n.ip) }));
   return {
     ...initialValues(c),
+    ...(o.extra ?? {}),
     cluster: { name: c.name, id: c.index },
     tls: { ca: certs.ca },
     clustermesh: {
@@ -75,7 +84,7 @@ export async function meshValues(c: LabCluster, all: LabCluster[], ca: TestCa, o
       config: { enabled: true, domain: o.domain ?? 'mesh.cilium.io', clusters: peers },
       apiserver: {
         replicas: 2,
-        service: { type: 'NodePort', nodePort: nodePortOf(c) },
+        service: { type: 'NodePort', nodePort: o.nodePort ?? nodePortOf(c) },
         tls: {
           authMode: o.authMode ?? 'cluster',
           auto: { enabled: false },

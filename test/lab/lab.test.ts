@@ -60,7 +60,7 @@ describe('lab', { concurrency: 1 }, () => {
     const seenIps = new Set<string>();
     for (const c of clusters) {
       const nodes = JSON.parse(await kubectl(c.name, ['get', 'nodes', '-o', 'json'])) as { items: k8s.V1Node[] };
-      assert.equal(nodes.items.length, 4, `${c.name} has 4 nodes`);
+      assert.equal(nodes.items.length, c.nodes.length, `${c.name} has ${c.nodes.length} nodes`);
       const servers = nodes.items.filter((n) => n.metadata?.labels?.['node-role.kubernetes.io/control-plane'] === 'true');
       assert.equal(servers.length, 2);
       for (const s of servers) {
@@ -145,8 +145,8 @@ describe('lab', { concurrency: 1 }, () => {
 
     for (const c of [a, b]) {
       const ds = JSON.parse(await kubectl(c.name, ['get', 'ds', 'cilium', '-n', 'kube-system', '-o', 'json'])) as k8s.V1DaemonSet;
-      assert.equal(ds.status?.numberReady, 4, `${c.name}: an agent on every node, control plane included`);
-      assert.equal(ds.status?.updatedNumberScheduled, 4);
+      assert.equal(ds.status?.numberReady, c.nodes.length, `${c.name}: an agent on every node, control plane included`);
+      assert.equal(ds.status?.updatedNumberScheduled, c.nodes.length);
     }
     const ab = await waitPeer(a.name, b.name, (p) => p.ready);
     const ba = await waitPeer(b.name, a.name, (p) => p.ready);
@@ -235,7 +235,7 @@ describe('lab', { concurrency: 1 }, () => {
       ports.push([api.hostname, Number(api.port)]);
     }
     for (const e of Object.values(readEndpoints()?.clusters ?? {})) {
-      for (const l of e.listen) {
+      for (const l of [...e.listen, ...(e.controlPlane?.listen ?? [])]) {
         const [h, p] = l.split(':');
         ports.push([h!, Number(p)]);
       }
@@ -245,7 +245,8 @@ describe('lab', { concurrency: 1 }, () => {
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} is gone`);
     for (const [h, p] of ports) assert.equal(await portOpen(h, p), false, `${h}:${p} is free`);
     // Other suites of the same test run (test/live) need the lab: start it again, as it was.
-    const up = await run(process.execPath, [new URL('../../lab/src/cli.js', import.meta.url).pathname, 'up', String(state.clusters.length)], { allowFail: true, timeoutMs: 300_000 });
+    const shape = [String(state.clusters.length), ...(state.workers ? ['--workers', String(state.workers)] : [])];
+    const up = await run(process.execPath, [new URL('../../lab/src/cli.js', import.meta.url).pathname, 'up', ...shape], { allowFail: true, timeoutMs: 300_000 });
     assert.equal(up.code, 0, up.stderr);
     assert.equal(requireLab(2).state.clusters.length, state.clusters.length);
   });

@@ -1,19 +1,18 @@
 /**
- * The simulated Cilium agent: what `kubectl exec` in a lab cilium pod runs (through kwok's
- * ClusterExec and the shims `cilium-dbg`, `cilium`, `cilium-health`, `kvstoremesh-dbg`).
+ * The simulated Cilium agent's model, run inside the long-lived lab daemon (daemon.ts): what
+ * `kubectl exec` in a lab cilium pod answers (through kwok's ClusterExec, the shims `cilium-dbg`,
+ * `cilium`, `cilium-health`, `kvstoremesh-dbg` and the daemon's socket, see agentserver.ts).
  *
  * It answers from real state only: it reads its cluster's Secret cilium-clustermesh, resolves the
  * certificate files through the DaemonSet's projected volume, resolves `<name>.<domain>` through the
  * pod spec's hostAliases (as /etc/hosts in the pod would), and connects over mTLS with an etcd client
  * to each peer's clustermesh endpoint. Failures carry the texts Cilium (Go) prints for them.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import type * as k8s from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
-import { kubeClient, parsePeerConfig, type PeerConfig } from './clusterstate.js';
+import { parsePeerConfig, type PeerConfig } from './clusterstate.js';
 
 const NS = 'kube-system';
 const DIAL_TIMEOUT_MS = 3000;
@@ -101,28 +100,20 @@ class FileResolver {
   }
 }
 
-/** Failure bookkeeping across execs, as the agent keeps it in memory across its lifetime. */
-function failureBook(cluster: string, stateDir: string) {
-  const dir = join(stateDir, 'agent', cluster);
-  const file = join(dir, 'failures.json');
-  const book: Record<string, { failures: number; lastFailure?: string; lastError?: string }> = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, { failures: number; lastFailure?: string }>)
-    : {};
-  return {
-    record(peer: string, error: string | undefined): { failures: number; lastFailure?: string } {
-      const e = (book[peer] ??= { failures: 0 });
-      if (error) {
-        e.failures++;
-        e.lastFailure = new Date().toISOString();
-        e.lastError = error;
-      }
-      return e;
-    },
-    save() {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(file, JSON.stringify(book, null, 2));
-    },
-  };
+/** Failure bookkeeping across answers, as the agent keeps it in memory across its lifetime. */
+export class FailureBook {
+  private readonly book = new Map<string, { failures: number; lastFailure?: string; lastError?: string }>();
+
+  record(key: string, error: string | undefined): { failures: number; lastFailure?: string } {
+    let e = this.book.get(key);
+    if (!e) this.book.set(key, (e = { failures: 0 }));
+    if (error) {
+      e.failures++;
+      e.lastFailure = new Date().toISOString();
+      e.lastError = error;
+    }
+    return e;
+  }
 }
 
 /** Go's crypto/x509 texts for Node's verification codes. */
@@ -154,9 +145,9 @@ function sanText(host: string, cert: tls.PeerCertificate): string {
 }
 
 /** One TLS handshake as the etcd client would make it: the first step that fails, in Go's words. */
-function tlsProbe(ip: string, port: number, host: string, ca: string, cert: string, key: string): Promise<string | undefined> {
+function tlsProbe(ip: string, port: number, host: string, ca: string, cert: string, key: string, dialled = ip): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const dial = `dial tcp ${ip}:${port}`;
+    const dial = `dial tcp ${dialled}:${port}`;
     let settled = false;
     const done = (v: string | undefined) => {
       if (settled) return;
@@ -209,7 +200,19 @@ function etcdText(err: unknown): string {
   return msg;
 }
 
-async function probePeer(peer: PeerConfig, view: PodView, files: FileResolver): Promise<Probe> {
+/**
+ * Where a connection to a NodePort really lands. With kube-proxy replacement up to Cilium 1.18, the
+ * socket load balancer translates a connect to <any node IP>:<NodePort> of a local NodePort Service
+ * into that Service's backends: a peer on the same NodePort is never reached, the local
+ * clustermesh-apiserver answers instead (DESIGN.md §4).
+ */
+export interface SocketLb {
+  nodePort: number;
+  /** Where the local clustermesh-apiserver's endpoint listens (its own workers' IPs). */
+  localIps: string[];
+}
+
+async function probePeer(peer: PeerConfig, view: PodView, files: FileResolver, socketLb: SocketLb | undefined): Promise<Probe> {
   const synced = { nodes: false, endpoints: false, identities: false, services: false };
   const fail = (status: string, connected = false): Probe => ({ connected, status, error: status, nodes: [], synced });
   const endpoint = peer.endpoints[0];
@@ -226,16 +229,18 @@ async function probePeer(peer: PeerConfig, view: PodView, files: FileResolver): 
   if (!ip) return fail(`context deadline exceeded: dial tcp: lookup ${host}: no such host`);
   // The lab only ever dials loopback: a peer outside 127.0.0.0/8 cannot be a lab cluster.
   if (!ip.startsWith('127.')) return fail(`context deadline exceeded: dial tcp ${ip}:${port}: i/o timeout`);
+  // The error texts keep the address the agent dialled; only the packets go elsewhere.
+  const target = socketLb && socketLb.nodePort === port ? (socketLb.localIps[0] ?? ip) : ip;
   let ca: string, cert: string, key: string;
   try {
     [ca, cert, key] = await Promise.all([files.read(peer.trustedCaFile), files.read(peer.certFile), files.read(peer.keyFile)]);
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
-  const tlsErr = await tlsProbe(ip, port, host, ca, cert, key);
+  const tlsErr = await tlsProbe(target, port, host, ca, cert, key, ip);
   if (tlsErr) return fail(tlsErr);
   const client = new Etcd3({
-    hosts: `https://${ip}:${port}`,
+    hosts: `https://${target}:${port}`,
     credentials: { rootCertificate: Buffer.from(ca), certChain: Buffer.from(cert), privateKey: Buffer.from(key) },
     grpcOptions: { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host },
     dialTimeout: DIAL_TIMEOUT_MS,
@@ -297,17 +302,26 @@ interface AgentContext {
   kvstoremesh: boolean;
 }
 
-async function gather(forKvstoremesh: boolean): Promise<AgentContext> {
-  const cluster = process.env.MESHFORM_LAB_CLUSTER;
-  const kubeconfig = process.env.MESHFORM_LAB_KUBECONFIG;
-  if (!cluster || !kubeconfig) throw new Error('MESHFORM_LAB_CLUSTER and MESHFORM_LAB_KUBECONFIG must be set (by the lab ClusterExec)');
-  const { core, apps } = kubeClient(kubeconfig, cluster);
-  const [ds, deploy, cfg, nodes, kvstoremesh] = await Promise.all([
+/** The API clients of one lab cluster, as the agent's ServiceAccount would use them. */
+export interface ClusterApi {
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+}
+
+function minorOf(version: string): { major: number; minor: number } {
+  const [major = 1, minor = 15] = version.split('.').map(Number);
+  return { major, minor };
+}
+
+async function gather(cluster: string, api: ClusterApi, forKvstoremesh: boolean): Promise<AgentContext> {
+  const { core, apps } = api;
+  const [ds, deploy, cfg, nodes, kvstoremesh, svc] = await Promise.all([
     apps.readNamespacedDaemonSet({ name: 'cilium', namespace: NS }),
     apps.readNamespacedDeployment({ name: 'clustermesh-apiserver', namespace: NS }).catch(() => undefined),
     core.readNamespacedConfigMap({ name: 'cilium-config', namespace: NS }).catch(() => undefined),
     core.listNode({}),
     core.readNamespacedSecret({ name: 'cilium-kvstoremesh', namespace: NS }).then(() => true).catch(() => false),
+    core.readNamespacedService({ name: 'clustermesh-apiserver', namespace: NS }).catch(() => undefined),
   ]);
   // With KVStoreMesh the clustermesh-apiserver's kvstoremesh container dials the peers (hostAliases
   // on the Deployment, peers in cilium-kvstoremesh) and agents see the remote clusters through it:
@@ -335,23 +349,35 @@ async function gather(forKvstoremesh: boolean): Promise<AgentContext> {
     .filter(([k]) => !/^common-|\.crt$|\.key$/.test(k))
     .map(([k, v]) => parsePeerConfig(k, Buffer.from(v, 'base64').toString('utf8')))
     .sort((a, b) => a.name.localeCompare(b.name));
-  const peers = await Promise.all(peerConfigs.map(async (peer) => ({ peer, probe: await probePeer(peer, view, files) })));
   const tag = /:v?([0-9][^@]*)$/.exec(view.image || (ds.spec?.template.spec?.containers[0]?.image ?? ''))?.[1] ?? '1.15.5';
+  const localNodes = nodes.items.map((n) => ({
+    name: n.metadata?.name ?? '',
+    ip: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',
+    controlPlane: ['control-plane', 'master', 'etcd'].some((r) => n.metadata?.labels?.[`node-role.kubernetes.io/${r}`] === 'true'),
+  }));
+  const v = minorOf(tag);
+  const kpr = ['true', 'strict'].includes(String(cfg?.data?.['kube-proxy-replacement'] ?? 'false'));
+  const ownNodePort = svc?.spec?.type === 'NodePort' ? (svc.spec.ports?.find((p) => p.port === 2379) ?? svc.spec.ports?.[0])?.nodePort : undefined;
+  const socketLb: SocketLb | undefined =
+    kpr && v.major === 1 && v.minor <= 18 && ownNodePort
+      ? { nodePort: ownNodePort, localIps: localNodes.filter((n) => !n.controlPlane && n.ip).map((n) => n.ip) }
+      : undefined;
+  const peers = await Promise.all(peerConfigs.map(async (peer) => ({ peer, probe: await probePeer(peer, view, files, socketLb) })));
   const kubelet = nodes.items[0]?.status?.nodeInfo?.kubeletVersion ?? '';
   return {
     cluster,
     localId: Number(cfg?.data?.['cluster-id'] ?? 0),
     version: tag,
     kubeVersion: kubelet,
-    localNodes: nodes.items.map((n) => ({ name: n.metadata?.name ?? '', ip: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '' })),
+    localNodes: localNodes.map(({ name, ip }) => ({ name, ip })),
     peers,
     meshEnabled: meshSecret !== undefined,
     kvstoremesh,
   };
 }
 
-function remoteClusters(ctx: AgentContext, stateDir: string, kvstoremesh: boolean): RemoteCluster[] {
-  const book = failureBook(ctx.cluster + (kvstoremesh ? '-kvstoremesh' : ''), stateDir);
+function remoteClusters(ctx: AgentContext, book: FailureBook, kvstoremesh: boolean): RemoteCluster[] {
+  const bookKey = (peer: string) => `${ctx.cluster}${kvstoremesh ? '-kvstoremesh' : ''}/${peer}`;
   const seenIds = new Map<number, string>();
   const out = ctx.peers.map(({ peer, probe }) => {
     let error = probe.error;
@@ -362,7 +388,7 @@ function remoteClusters(ctx: AgentContext, stateDir: string, kvstoremesh: boolea
       else if (seenIds.has(id)) error = status = `clusterID ${id} is already used by ${seenIds.get(id)}`;
       else seenIds.set(id, peer.name);
     }
-    const rec = book.record(peer.name, error);
+    const rec = book.record(bookKey(peer.name), error);
     const synced = error ? { nodes: false, endpoints: false, identities: false, services: false } : probe.synced;
     const config = probe.config ?? { required: false, retrieved: false, syncCanaries: false };
     const ready = !error && probe.connected && (!config.required || config.retrieved) && Object.values(synced).every(Boolean);
@@ -388,7 +414,6 @@ function remoteClusters(ctx: AgentContext, stateDir: string, kvstoremesh: boolea
     };
     return rc;
   });
-  book.save();
   return out;
 }
 
@@ -464,35 +489,93 @@ function healthText(ctx: AgentContext): string {
   return lines.join('\n') + '\n';
 }
 
-function usage(cmd: string): never {
-  process.stderr.write(`${cmd}: the lab's simulated agent answers: cilium-dbg status [-o json] [--verbose|--all-clusters], cilium status [...], cilium-health status [-o json], kvstoremesh-dbg status [-o json]\n`);
-  process.exit(2);
+/** What one exec prints and exits with. */
+export interface ExecAnswer {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [cmd = '', sub, ...rest] = argv;
-  if (sub !== 'status') usage(cmd);
-  const json = rest.some((a, i) => (a === '-o' || a === '--output') && rest[i + 1] === 'json') || rest.includes('-ojson') || rest.includes('--output=json');
-  const verbose = rest.includes('--verbose') || rest.includes('--all-clusters');
-  const stateDir = process.env.MESHFORM_LAB_STATE ?? '/tmp';
-  if (cmd === 'kvstoremesh-dbg') {
-    const ctx = await gather(true);
-    const clusters = remoteClusters(ctx, stateDir, true);
-    process.stdout.write(json ? JSON.stringify(clusters, null, 2) + '\n' : statusText({ ...ctx, meshEnabled: true }, clusters, true));
-    return;
-  }
-  if (cmd === 'cilium-health') {
-    const ctx = await gather(false);
-    process.stdout.write(json ? JSON.stringify(healthJson(ctx), null, 2) + '\n' : healthText(ctx));
-    return;
-  }
-  if (cmd !== 'cilium-dbg' && cmd !== 'cilium') usage(cmd);
-  const ctx = await gather(false);
-  const clusters = remoteClusters(ctx, stateDir, false);
-  process.stdout.write(json ? JSON.stringify(statusJson(ctx, clusters), null, 2) + '\n' : statusText(ctx, clusters, verbose));
+const USAGE = (cmd: string) =>
+  `${cmd}: the lab's simulated agent answers: cilium-dbg status [-o json] [--verbose|--all-clusters], cilium status [...], cilium-health status [-o json], kvstoremesh-dbg status [-o json]\n`;
+
+/** Computed once per cluster and view, shared by every exec that asks meanwhile. */
+interface Computed {
+  ctx: AgentContext;
+  clusters: RemoteCluster[];
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+/** How long a computed answer is reused (from the start of its computation). */
+export const ANSWER_TTL_MS = 1000;
+
+/**
+ * The agents of every lab cluster. Concurrent execs for the same cluster (and view: agent or
+ * kvstoremesh) share one in-flight computation; its result is reused for at most ANSWER_TTL_MS
+ * and dropped at once by `invalidate()` (the daemon calls it on every watched change), so an answer
+ * never predates a change it could have seen.
+ */
+export class Agents {
+  private epoch = 0;
+  private readonly entries = new Map<string, { epoch: number; startedAt: number; done: boolean; promise: Promise<Computed> }>();
+  private readonly book = new FailureBook();
+  /** Clusters whose changes are not being watched right now: their answers are never reused. */
+  readonly unwatched = new Set<string>();
+  /** Computations started (for the lab's own tests and benchmarks). */
+  computations = 0;
+
+  constructor(private readonly apis: (cluster: string) => ClusterApi | undefined) {}
+
+  /** Forgets every reused answer: called when anything an answer depends on may have changed. */
+  invalidate(): void {
+    this.epoch++;
+    this.entries.clear();
+  }
+
+  private computed(cluster: string, view: 'agent' | 'kvstoremesh'): Promise<Computed> {
+    const key = `${cluster}/${view}`;
+    const e = this.entries.get(key);
+    const fresh = e && e.epoch === this.epoch && (!e.done || (!this.unwatched.has(cluster) && Date.now() - e.startedAt < ANSWER_TTL_MS));
+    if (e && fresh) return e.promise;
+    const api = this.apis(cluster);
+    if (!api) return Promise.reject(new Error(`no lab cluster ${cluster}`));
+    this.computations++;
+    const entry = { epoch: this.epoch, startedAt: Date.now(), done: false, promise: undefined as unknown as Promise<Computed> };
+    entry.promise = gather(cluster, api, view === 'kvstoremesh').then(
+      (ctx) => {
+        entry.done = true;
+        return { ctx, clusters: remoteClusters(ctx, this.book, view === 'kvstoremesh') };
+      },
+      (err: unknown) => {
+        // Errors are not reused: the next exec asks again.
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+        throw err;
+      },
+    );
+    this.entries.set(key, entry);
+    return entry.promise;
+  }
+
+  /** The answer to `argv` (argv[0] is the command name) run in an agent pod of `cluster`. */
+  async answer(cluster: string, argv: string[]): Promise<ExecAnswer> {
+    const [cmd = '', sub, ...rest] = argv;
+    const known = ['cilium-dbg', 'cilium', 'cilium-health', 'kvstoremesh-dbg'];
+    if (sub !== 'status' || !known.includes(cmd)) return { code: 2, stdout: '', stderr: USAGE(cmd) };
+    const json = rest.some((a, i) => (a === '-o' || a === '--output') && rest[i + 1] === 'json') || rest.includes('-ojson') || rest.includes('--output=json');
+    const verbose = rest.includes('--verbose') || rest.includes('--all-clusters');
+    try {
+      if (cmd === 'kvstoremesh-dbg') {
+        const { ctx, clusters } = await this.computed(cluster, 'kvstoremesh');
+        return ok(json ? JSON.stringify(clusters, null, 2) + '\n' : statusText({ ...ctx, meshEnabled: true }, clusters, true));
+      }
+      const { ctx, clusters } = await this.computed(cluster, 'agent');
+      if (cmd === 'cilium-health') return ok(json ? JSON.stringify(healthJson(ctx), null, 2) + '\n' : healthText(ctx));
+      return ok(json ? JSON.stringify(statusJson(ctx, clusters), null, 2) + '\n' : statusText(ctx, clusters, verbose));
+    } catch (err) {
+      return { code: 1, stdout: '', stderr: `Error: ${err instanceof Error ? err.message : String(err)}\n` };
+    }
+  }
+}
+
+function ok(stdout: string): ExecAnswer {
+  return { code: 0, stdout, stderr: '' };
+}
