@@ -117,22 +117,106 @@ function observe(peer: string, seen: RemoteClusterStatus | undefined): PeerObser
   };
 }
 
-async function agentStatus(client: ClusterClient, ns: string, pod: KubeObject, expected: string[] | undefined, opts: StatusOptions): Promise<NodeStatus> {
+/** Marks the sections of the agent script's output (a line of its own on stdout and stderr). */
+export const SECTION_MARK = '@@meshform@@';
+
+/**
+ * The one command run in each agent pod: `cilium-dbg status` (or `cilium` before 1.15) and, when
+ * asked, `cilium-health status`, through the pod's POSIX shell. One exec stream per pod instead of
+ * two halves the load on the API servers and the kubelets of large clusters. Each command's output
+ * and exit code come back in its own section of stdout and stderr.
+ */
+export function agentScript(health: boolean): string {
+  const section = (name: string, cmd: string) =>
+    `echo "${SECTION_MARK} ${name}"; echo "${SECTION_MARK} ${name}" >&2; ${cmd}; r=$?; echo; echo "${SECTION_MARK} exit $r"`;
+  return [
+    'c=cilium-dbg; command -v cilium-dbg >/dev/null 2>&1 || { command -v cilium >/dev/null 2>&1 && c=cilium; }',
+    section('status $c', '"$c" status -o json'),
+    ...(health ? [section('health', 'cilium-health status -o json')] : []),
+  ].join('\n');
+}
+
+/** Splits the agent script's output back into one ExecResult per command, keyed by section name. */
+export function parseAgentScript(r: ExecResult): Map<string, ExecResult> {
+  const split = (text: string) => {
+    const sections = new Map<string, { lines: string[]; exit?: number }>();
+    let current: { lines: string[]; exit?: number } | undefined;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${SECTION_MARK} `)) {
+        current?.lines.push(line);
+        continue;
+      }
+      const name = line.slice(SECTION_MARK.length + 1).trim();
+      const exit = /^exit (\d+)$/.exec(name);
+      if (exit) {
+        if (current) current.exit = Number(exit[1]);
+      } else {
+        current = { lines: [] };
+        sections.set(name, current);
+      }
+    }
+    return sections;
+  };
+  const stderr = split(r.stderr);
+  const res = new Map<string, ExecResult>();
+  for (const [name, out] of split(r.stdout)) {
+    res.set(name, { stdout: out.lines.join('\n').trim(), stderr: (stderr.get(name)?.lines ?? []).join('\n').trim(), exitCode: out.exit });
+  }
+  return res;
+}
+
+interface AgentAnswers {
+  command: string;
+  status: ExecResult;
+  health?: ExecResult;
+}
+
+/** Whether a cluster's agent pods have a shell for the one-exec script (learned from the first pod). */
+interface ShellState {
+  usable?: boolean;
+}
+
+async function askAgent(client: ClusterClient, ns: string, name: string, opts: StatusOptions, shell: ShellState): Promise<AgentAnswers> {
+  const execOpts = { timeoutMs: opts.execTimeoutMs ?? 20_000 };
+  const health = opts.health !== false;
+  if (shell.usable !== false) {
+    const r = await client.exec(ns, name, 'cilium-agent', ['sh', '-c', agentScript(health)], execOpts);
+    const sections = parseAgentScript(r);
+    const statusKey = [...sections.keys()].find((k) => k.startsWith('status '));
+    if (statusKey) {
+      shell.usable = true;
+      const h = sections.get('health');
+      return { command: statusKey.slice('status '.length), status: sections.get(statusKey)!, ...(h ? { health: h } : {}) };
+    }
+    // No shell in the image (or one that cannot run the script): one exec per command from now on.
+    if (!isMissingBinary(r) && shell.usable === true) throw new Error(`the agent script gave no output: ${failureText(r)}`);
+    shell.usable = false;
+  }
+  let command = 'cilium-dbg';
+  let status = await client.exec(ns, name, 'cilium-agent', ['cilium-dbg', 'status', '-o', 'json'], execOpts);
+  // Cilium before 1.15 ships the agent CLI as `cilium`, not `cilium-dbg`.
+  if (status.exitCode !== 0 && isMissingBinary(status)) {
+    command = 'cilium';
+    status = await client.exec(ns, name, 'cilium-agent', ['cilium', 'status', '-o', 'json'], execOpts);
+  }
+  if (!health || (status.exitCode !== 0 && !status.stdout.trim())) return { command, status };
+  try {
+    return { command, status, health: await client.exec(ns, name, 'cilium-agent', ['cilium-health', 'status', '-o', 'json'], execOpts) };
+  } catch {
+    // Health is extra detail: its absence must not hide the mesh status.
+    return { command, status };
+  }
+}
+
+async function agentStatus(client: ClusterClient, ns: string, pod: KubeObject, expected: string[] | undefined, opts: StatusOptions, shell: ShellState): Promise<NodeStatus> {
   const name = pod.metadata.name;
   const node = str(field(pod, 'spec', 'nodeName')) ?? '';
   const base: NodeStatus = { pod: name, node, peers: [], unexpectedPeers: [] };
   const notRunning = podRunning(pod);
   const fail = (error: string): NodeStatus => ({ ...base, error, peers: (expected ?? []).map((p) => ({ ...observe(p, undefined), ready: false, reasons: [error] })) });
   if (notRunning) return fail(notRunning);
-  const execOpts = { timeoutMs: opts.execTimeoutMs ?? 20_000 };
-  let command = 'cilium-dbg';
   try {
-    let r = await client.exec(ns, name, 'cilium-agent', ['cilium-dbg', 'status', '-o', 'json'], execOpts);
-    // Cilium before 1.15 ships the agent CLI as `cilium`, not `cilium-dbg`.
-    if (r.exitCode !== 0 && isMissingBinary(r)) {
-      command = 'cilium';
-      r = await client.exec(ns, name, 'cilium-agent', ['cilium', 'status', '-o', 'json'], execOpts);
-    }
+    const { command, status: r, health: h } = await askAgent(client, ns, name, opts, shell);
     if (r.exitCode !== 0 && !r.stdout.trim()) return fail(`${command} status failed: ${failureText(r)}`);
     const cm = parseAgentStatus(r.stdout);
     const seen = new Map((cm?.clusters ?? []).map((c) => [c.name, c]));
@@ -143,14 +227,11 @@ async function agentStatus(client: ClusterClient, ns: string, pod: KubeObject, e
       peers: peers.map((p) => observe(p, seen.get(p))),
       unexpectedPeers: [...seen.keys()].filter((p) => !peers.includes(p)).sort(),
     };
-    if (opts.health !== false) {
+    if (h && (h.exitCode === 0 || h.stdout.trim())) {
       try {
-        const h = await client.exec(ns, name, 'cilium-agent', ['cilium-health', 'status', '-o', 'json'], execOpts);
-        if (h.exitCode === 0 || h.stdout.trim()) {
-          const nodes = parseHealthStatus(h.stdout);
-          const unreachable = nodes.filter((n) => !n.reachable);
-          out.health = { reachable: nodes.length - unreachable.length, total: nodes.length, unreachable };
-        }
+        const nodes = parseHealthStatus(h.stdout);
+        const unreachable = nodes.filter((n) => !n.reachable);
+        out.health = { reachable: nodes.length - unreachable.length, total: nodes.length, unreachable };
       } catch {
         // Health is extra detail: its absence must not hide the mesh status.
       }
@@ -183,7 +264,11 @@ async function kvstoremeshStatus(client: ClusterClient, ns: string, opts: Status
 export async function clusterStatus(t: StatusTarget, opts: StatusOptions = {}): Promise<ClusterStatus> {
   const ns = opts.namespace ?? 'kube-system';
   const pods = (await t.client.list('Pod', { namespace: ns, labelSelector: AGENT_SELECTOR })).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  const results = await mapBounded(pods, opts.podConcurrency ?? 16, (pod) => agentStatus(t.client, ns, pod, t.peers, opts));
+  const shell: ShellState = {};
+  // The first pod tells whether the image has a shell for the one-exec script; the rest follow.
+  const first = pods.length ? [await agentStatus(t.client, ns, pods[0]!, t.peers, opts, shell)] : [];
+  const rest = await mapBounded(pods.slice(1), opts.podConcurrency ?? 16, (pod) => agentStatus(t.client, ns, pod, t.peers, opts, shell));
+  const results = [...first.map((value) => ({ ok: true as const, value })), ...rest];
   const nodes = results.map((r, i) => {
     if (r.ok) return r.value;
     throw r.error ?? new Error(`agent ${pods[i]?.metadata.name} failed`);

@@ -1,6 +1,7 @@
 // An in-memory ClusterClient for unit tests: objects by kind/namespace/name, a simplified
 // server-side apply (maps merge, lists replace, generation bumps only on a real change), label
 // selectors with equality terms, exec answered by a handler, and injectable failures.
+import { SECTION_MARK } from '../../src/status/status.js';
 import { isDeepStrictEqual } from 'node:util';
 import {
   FIELD_MANAGER,
@@ -56,6 +57,8 @@ export class FakeClusterClient implements ClusterClient {
   readonly objects = new Map<string, KubeObject>();
   readonly calls: FakeCall[] = [];
   execHandler: ExecHandler = () => ({ stdout: '', stderr: 'no exec handler', exitCode: 1 });
+  /** Whether the pods have a POSIX shell for status's one-exec agent script (the handler then answers its commands). */
+  shell = true;
   /** Return an error to make a call fail. */
   fail: (call: FakeCall) => Error | undefined = () => undefined;
   /** Milliseconds each call takes (to test concurrency). */
@@ -119,6 +122,10 @@ export class FakeClusterClient implements ClusterClient {
 
   async exec(namespace: string, pod: string, container: string, command: string[], _opts?: ExecOptions): Promise<ExecResult> {
     await this.#enter({ op: 'exec', namespace, name: pod, command });
+    if (command[0] === 'sh' && command[1] === '-c' && command[2]?.includes(SECTION_MARK)) {
+      if (!this.shell) return { stdout: '', stderr: '', exitCode: 127, message: 'exec: "sh": executable file not found in $PATH' };
+      return await emulateAgentScript(command[2], (cmd) => this.execHandler(namespace, pod, container, cmd));
+    }
     return await this.execHandler(namespace, pod, container, command);
   }
 }
@@ -140,4 +147,29 @@ export function agentPod(name: string, nodeName: string, phase = 'Running', labe
     spec: { nodeName, containers: containers.map((c) => ({ name: c })) },
     status: { phase },
   };
+}
+
+const missing = (r: ExecResult) => r.exitCode === 127 || /executable file not found/.test(`${r.message ?? ''} ${r.stderr}`);
+
+/**
+ * What a pod's shell makes of status's agent script (src/status/status.ts agentScript): each command
+ * answered by the handler, in the script's sections. The script itself runs in a real shell in
+ * test/status/script.test.ts and on the lab.
+ */
+async function emulateAgentScript(script: string, run: (cmd: string[]) => ExecResult | Promise<ExecResult>): Promise<ExecResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const section = async (name: string, cmd: string[]) => {
+    out.push(`${SECTION_MARK} ${name}`);
+    err.push(`${SECTION_MARK} ${name}`);
+    const r = await run(cmd);
+    out.push(r.stdout, '', `${SECTION_MARK} exit ${missing(r) ? 127 : (r.exitCode ?? 1)}`);
+    err.push(missing(r) ? `sh: 1: ${cmd[0]}: not found` : r.stderr);
+  };
+  const dbg = await run(['cilium-dbg', 'status', '-o', 'json']);
+  const legacy = missing(dbg) ? await run(['cilium', 'status', '-o', 'json']) : undefined;
+  const c = legacy && !missing(legacy) ? 'cilium' : 'cilium-dbg';
+  await section(`status ${c}`, [c, 'status', '-o', 'json']);
+  if (script.includes('cilium-health')) await section('health', ['cilium-health', 'status', '-o', 'json']);
+  return { stdout: out.join('\n') + '\n', stderr: err.join('\n') + '\n', exitCode: 0 };
 }

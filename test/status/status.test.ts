@@ -53,7 +53,26 @@ test('falls back to `cilium status` when cilium-dbg is missing (Cilium < 1.15)',
   const s = await collectStatus([{ name: 'mesh01', client: a, peers: ['mesh02'] }]);
   assert.equal(s.ready, true);
   assert.equal(s.clusters[0]?.nodes[0]?.command, 'cilium');
-  assert.ok(a.calls.some((c) => c.op === 'exec' && c.command?.[0] === 'cilium'));
+});
+
+test('one exec per agent pod through its shell; an image without a shell gets one exec per command (learned from the first pod)', async () => {
+  const pods = { 'cilium-a': AGENT_115_READY, 'cilium-b': AGENT_115_READY, 'cilium-c': AGENT_115_READY };
+  const withShell = cluster('mesh01', pods);
+  const s1 = await collectStatus([{ name: 'mesh01', client: withShell, peers: ['mesh02'] }]);
+  assert.equal(s1.ready, true);
+  assert.equal(s1.clusters[0]?.nodes.every((n) => n.health?.reachable === 1), true);
+  assert.deepEqual(withShell.calls.filter((c) => c.op === 'exec').map((c) => c.command?.[0]), ['sh', 'sh', 'sh']);
+
+  const noShell = cluster('mesh01', pods, { dbgMissing: true });
+  noShell.shell = false;
+  const s2 = await collectStatus([{ name: 'mesh01', client: noShell, peers: ['mesh02'] }]);
+  assert.equal(s2.ready, true);
+  assert.equal(s2.clusters[0]?.nodes.every((n) => n.command === 'cilium' && n.health?.reachable === 1), true);
+  const execs = noShell.calls.filter((c) => c.op === 'exec').map((c) => `${c.name} ${c.command?.[0]}`);
+  assert.equal(execs.filter((e) => e.endsWith(' sh')).length, 1, 'only the first pod tries the shell');
+  for (const pod of Object.keys(pods)) {
+    assert.deepEqual(execs.filter((e) => e.startsWith(`${pod} `) && !e.endsWith(' sh')), [`${pod} cilium-dbg`, `${pod} cilium`, `${pod} cilium-health`]);
+  }
 });
 
 test('KVStoreMesh pods are queried in the kvstoremesh container', async () => {
