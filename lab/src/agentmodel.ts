@@ -503,6 +503,8 @@ const USAGE = (cmd: string) =>
 interface Computed {
   ctx: AgentContext;
   clusters: RemoteCluster[];
+  /** Answers already written out from this computation, by command line (large JSON is rendered once). */
+  rendered: Map<string, string>;
 }
 
 /** How long a computed answer is reused (from the start of its computation). */
@@ -543,7 +545,7 @@ export class Agents {
     entry.promise = gather(cluster, api, view === 'kvstoremesh').then(
       (ctx) => {
         entry.done = true;
-        return { ctx, clusters: remoteClusters(ctx, this.book, view === 'kvstoremesh') };
+        return { ctx, clusters: remoteClusters(ctx, this.book, view === 'kvstoremesh'), rendered: new Map() };
       },
       (err: unknown) => {
         // Errors are not reused: the next exec asks again.
@@ -563,13 +565,17 @@ export class Agents {
     const json = rest.some((a, i) => (a === '-o' || a === '--output') && rest[i + 1] === 'json') || rest.includes('-ojson') || rest.includes('--output=json');
     const verbose = rest.includes('--verbose') || rest.includes('--all-clusters');
     try {
-      if (cmd === 'kvstoremesh-dbg') {
-        const { ctx, clusters } = await this.computed(cluster, 'kvstoremesh');
-        return ok(json ? JSON.stringify(clusters, null, 2) + '\n' : statusText({ ...ctx, meshEnabled: true }, clusters, true));
+      const c = await this.computed(cluster, cmd === 'kvstoremesh-dbg' ? 'kvstoremesh' : 'agent');
+      const { ctx, clusters } = c;
+      const key = `${cmd}\u0000${json}\u0000${verbose}`;
+      let out = c.rendered.get(key);
+      if (out === undefined) {
+        if (cmd === 'kvstoremesh-dbg') out = json ? JSON.stringify(clusters, null, 2) + '\n' : statusText({ ...ctx, meshEnabled: true }, clusters, true);
+        else if (cmd === 'cilium-health') out = json ? JSON.stringify(healthJson(ctx), null, 2) + '\n' : healthText(ctx);
+        else out = json ? JSON.stringify(statusJson(ctx, clusters), null, 2) + '\n' : statusText(ctx, clusters, verbose);
+        c.rendered.set(key, out);
       }
-      const { ctx, clusters } = await this.computed(cluster, 'agent');
-      if (cmd === 'cilium-health') return ok(json ? JSON.stringify(healthJson(ctx), null, 2) + '\n' : healthText(ctx));
-      return ok(json ? JSON.stringify(statusJson(ctx, clusters), null, 2) + '\n' : statusText(ctx, clusters, verbose));
+      return ok(out);
     } catch (err) {
       return { code: 1, stdout: '', stderr: `Error: ${err instanceof Error ? err.message : String(err)}\n` };
     }
