@@ -171,6 +171,7 @@ const clusterFactsSchema = z.strictObject({
   kubeSystemUID: z.string().optional(),
   routingMode: z.string().optional(),
   tunnelProtocol: z.string().optional(),
+  kubeProxyReplacement: z.string().optional(),
   kvstoremesh: z.boolean().optional(),
   helmChart: z
     .strictObject({ version: z.string().optional(), set: z.record(z.string(), z.string()), valuesContent: z.string().optional() })

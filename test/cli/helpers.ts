@@ -18,12 +18,12 @@ export interface Run {
 }
 
 /** Runs the built meshform binary as a user would. */
-export function meshform(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Run {
+export function meshform(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Run {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MESHFORM_NOW: NOW, ...opts.env },
-    timeout: 60_000,
+    timeout: opts.timeoutMs ?? 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

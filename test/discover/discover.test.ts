@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { parseFacts } from '../../src/spec/facts.js';
 import {
   ciliumVersionFromChart,
   discoverAll,
@@ -86,6 +87,9 @@ test('discover reads every fact of DESIGN §8.1 from an RKE2-shaped cluster', as
   assert.equal(f.kvstoremesh, false);
   assert.deepEqual(f.service, { type: 'NodePort', nodePort: 32379 });
   assert.equal(f.warnings, undefined);
+  // What discover --save writes must load back as a facts file: every field it reads is known there.
+  const back = parseFacts(stringify({ clusters: { mesh01: f } }), 'facts.yaml');
+  assert.deepEqual(back.clusters['mesh01'], f);
 });
 
 test('no RBAC on secrets: a warning, the rest is still read', async () => {

@@ -19,7 +19,8 @@ describe('the CLI on the lab: init → ca init → render → apply → status -
   const spec = join(dir, 'mesh.yaml');
   let release: (() => void) | undefined;
   const run = (args: string[]) => {
-    const r = meshform(args, { cwd: dir, env: { MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig } });
+    // Live commands wait for rollouts (--timeout 4m): the runner's own limit must be longer.
+    const r = meshform(args, { cwd: dir, env: { MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig }, timeoutMs: 6 * 60_000 });
     return r;
   };
 

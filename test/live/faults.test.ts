@@ -30,7 +30,8 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   const out = join(dir, 'out');
   let release: (() => void) | undefined;
   const env = { MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig };
-  const run = (args: string[]): Run => meshform(args, { cwd: dir, env });
+  // Live commands wait for rollouts (--timeout 4m): the runner's own limit must be longer.
+  const run = (args: string[]): Run => meshform(args, { cwd: dir, env, timeoutMs: 6 * 60_000 });
   const ok = (args: string[]) => {
     const r = run(args);
     assert.equal(r.code, 0, `meshform ${args.join(' ')} → ${r.code}\n${r.stdout}\n${r.stderr}`);
