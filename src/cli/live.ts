@@ -15,7 +15,8 @@ import { initSpecFromFacts } from '../discover/init.js';
 import { validateSpec } from '../validate/rules.js';
 import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
-import { writeOutput } from '../write/atomic.js';
+import { OutputFolder } from '../write/atomic.js';
+import { writeUserFile, writeUserFiles } from '../write/user.js';
 import { ALL_TARGETS, type RenderedFile } from '../render/types.js';
 import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyTarget } from '../apply/apply.js';
 import { spawnHelm } from '../apply/helm.js';
@@ -145,7 +146,7 @@ export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags 
   const text = opts.output === 'json' ? JSON.stringify(live.facts, null, 2) : stringify(live.facts, { lineWidth: 0 });
   if (opts.save) {
     const file = resolve(io.cwd, opts.save);
-    await writeOutput(dirname(file), [{ path: basename(file), content: text, secret: false }], { manifest: false });
+    writeUserFile(file, text, { mode: 0o644, replace: true });
     io.err(`facts written to ${opts.save} (use: meshform validate ${specPath} --facts ${opts.save})`);
   } else io.out(text);
   if (live.failed.size) return ExitCode.cluster;
@@ -202,7 +203,7 @@ export async function initCommand(
   );
   if (r.findings.length) io.err(formatFindings(r.findings));
   const files: RenderedFile[] = [{ path: 'mesh.yaml', content: r.meshYaml, secret: false }, ...r.files];
-  await writeOutput(outDir, files, { manifest: false });
+  writeUserFiles(outDir, files, { replace: opts.force });
   io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
   io.out(`Next: meshform ca init --spec ${join(opts.out, 'mesh.yaml')}   (or ca import the cluster's existing cilium-ca)`);
   io.out(`      meshform validate ${join(opts.out, 'mesh.yaml')} && meshform render ${join(opts.out, 'mesh.yaml')} --out ${join(opts.out, 'out')}`);
@@ -247,6 +248,7 @@ export async function applyCommand(
     helm?: string;
     allowIdentityChange: boolean;
     force: boolean;
+    takeOver?: boolean;
     wait: boolean;
     output: OutputFormat;
     only?: string;
@@ -289,8 +291,15 @@ export async function applyCommand(
   const warnings = live.findings.filter((f) => f.severity === 'warning');
   if (warnings.length) io.err(formatFindings(warnings));
   const outDir = resolve(io.cwd, opts.out);
-  const { plan, files } = await renderForLive(io, live, outDir);
-  if (!opts.dryRun) await writeOutput(outDir, files);
+  const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, readOnly: opts.dryRun, display: opts.out });
+  let plan: MeshPlan;
+  let files: RenderedFile[];
+  try {
+    ({ plan, files } = await renderForLive(io, live, outDir));
+    if (!opts.dryRun) folder.commit(files);
+  } finally {
+    folder.close();
+  }
   if (opts.method === 'helm') io.err(`warning: ${HELM_CONTROLLER_WARNING}`);
 
   const preflight = (cluster: string): Finding[] => {

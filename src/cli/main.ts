@@ -50,8 +50,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .requiredOption('--out <dir>', 'output folder (secrets/ inside it is 0700 and git-ignored)')
     .option('--targets <list>', `comma-separated subset of ${ALL_TARGETS.join(',')}`, ALL_TARGETS.join(','))
     .option('--facts <file>', 'facts about the live clusters for the live rules')
+    .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .addOption(new Option('-o, --output <format>', 'summary format').choices(['table', 'json']).default('table'))
-    .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json' }) => {
+    .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json'; takeOver: boolean }) => {
       setCode(await renderCommand(io, spec, opts));
     });
 
@@ -125,6 +126,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--chart <ref>', 'chart for --method helm', 'rke2-charts/rke2-cilium')
     .option('--helm <binary>', 'helm binary for --method helm', 'helm')
     .option('--force', 'take over fields other field managers own', false)
+    .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
     .option('--allow-identity-change', 'allow changing a running cluster\'s name or ID (workloads restart)', false)
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')

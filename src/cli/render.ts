@@ -3,7 +3,7 @@ import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
 import { prepare } from '../prepare.js';
 import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
-import { writeOutput, type WriteResult } from '../write/atomic.js';
+import { OutputFolder, type WriteResult } from '../write/atomic.js';
 import { ALL_TARGETS, type Target } from '../render/types.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import { paths } from '../render/render.js';
@@ -60,7 +60,7 @@ function shortList(items: string[], max = 3): string {
 export async function renderCommand(
   io: Io,
   specPath: string,
-  opts: { out: string; targets: string; facts?: string; output: OutputFormat },
+  opts: { out: string; targets: string; facts?: string; output: OutputFormat; takeOver?: boolean },
 ): Promise<number> {
   const targets = parseTargets(opts.targets);
   const now = io.now();
@@ -82,10 +82,30 @@ export async function renderCommand(
     return ExitCode.input;
   }
   const outDir = resolve(io.cwd, opts.out);
-  const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
-  const { plan, files } = await renderFromSpec(spec, { ca, facts, existing, now, targets });
+  // Opened (locked, checked: this mesh's, no links) before anything is read from it.
+  const folder = OutputFolder.open(outDir, { mesh: spec.name, takeOver: opts.takeOver ?? false, display: opts.out });
+  let plan: MeshPlan;
+  let files;
+  let written: WriteResult;
+  try {
+    const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
+    ({ plan, files } = await renderFromSpec(spec, { ca, facts, existing, now, targets }));
+    written = folder.commit(files);
+  } finally {
+    folder.close();
+  }
   const warnings = [...findings, ...plan.warnings];
-  const written = await writeOutput(outDir, files);
+  if (written.kept.length > 0) {
+    warnings.push({
+      code: 'OUT_FILES_KEPT',
+      severity: 'warning',
+      path: '--out',
+      value: shortList(written.kept),
+      message: `${written.kept.length} file(s) in ${opts.out} were not written by meshform or were changed since, and were left as they are: ${shortList(written.kept, 5)}`,
+      rule: 'meshform never deletes a file it did not write, or one changed since it wrote it',
+      fix: `remove them yourself if they are no longer needed`,
+    });
+  }
 
   if (opts.output === 'json') {
     io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings), null, 2));
@@ -112,7 +132,9 @@ export async function renderCommand(
   );
   lines.push('');
   const rel = relative(io.cwd, outDir) || '.';
-  lines.push(`Files in ${rel}/: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed`);
+  lines.push(
+    `Files in ${rel}/: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed${written.kept.length ? `, ${written.kept.length} not meshform's (kept)` : ''}`,
+  );
   const dirs = new Map<string, number>();
   for (const f of files) {
     const top = f.path.includes('/') ? f.path.slice(0, f.path.indexOf('/') + 1) : f.path;

@@ -30,7 +30,8 @@ test('the seed example: ca init, validate, render, and a byte-identical re-rende
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /mesh01\s+1\s+1\.15\.5\s+10\.244\.0\.0\/16/);
   assert.match(r.stdout, /Next:/);
-  const files = (await readFile(join(dir, 'out/.meshform-files'), 'utf8')).trim().split('\n');
+  const record = JSON.parse(await readFile(join(dir, 'out/.meshform-record.json'), 'utf8')) as { files: Record<string, string> };
+  const files = Object.keys(record.files);
   const before = new Map<string, string>();
   for (const f of files) before.set(f, await readFile(join(dir, 'out', f), 'utf8'));
 

@@ -137,6 +137,12 @@ test('writeCaFiles: 0600 key, 0644 cert, 0700 new folder, no overwrite without f
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   assert.equal(await readFile(keyPath, 'utf8'), a.key.reveal());
   assert.equal(await readFile(certPath, 'utf8'), a.certPem);
+  // The folder meshform created keeps the key out of Git from the start.
+  const { spawnSync } = await import('node:child_process');
+  spawnSync('git', ['init', '-q'], { cwd: base });
+  const ignored = spawnSync('git', ['check-ignore', '-q', 'ca/ca.key'], { cwd: base });
+  assert.equal(ignored.status, 0, 'git ignores ca/ca.key');
+  assert.equal(spawnSync('git', ['check-ignore', '-q', 'ca/ca.crt'], { cwd: base }).status, 1, 'the certificate may be committed');
 
   const b = await createCa({ algorithm: 'ecdsa-p256', validityDays: 365, now: T0 });
   const err = await writeCaFiles(dir, b, { force: false }).catch((e: unknown) => e);
@@ -152,7 +158,7 @@ test('writeCaFiles: 0600 key, 0644 cert, 0700 new folder, no overwrite without f
   assert.equal(await readFile(keyPath, 'utf8'), b.key.reveal());
   assert.equal((await stat(keyPath)).mode & 0o777, 0o600);
   const { readdir } = await import('node:fs/promises');
-  assert.deepEqual((await readdir(dir)).sort(), ['ca.crt', 'ca.key'], 'no temp files left');
+  assert.deepEqual((await readdir(dir)).sort(), ['.gitignore', 'ca.crt', 'ca.key'], 'no temp files left');
 });
 
 test('importCa: folder, combined PEM, cert with sibling key, Secret YAML and JSON, values file', async () => {
