@@ -7,7 +7,7 @@ import type { Severity } from '../errors.js';
 export interface RuleInfo {
   severity: Severity;
   /** DESIGN.md §5 area (or `input` for loading problems). */
-  area: 'input' | 'names' | 'ids' | 'maxConnectedClusters' | 'cidrs' | 'values' | 'endpoints' | 'facts' | 'tls' | 'versions' | 'datapath' | 'auth' | 'certificates';
+  area: 'input' | 'names' | 'ids' | 'maxConnectedClusters' | 'cidrs' | 'values' | 'endpoints' | 'facts' | 'tls' | 'versions' | 'datapath' | 'auth' | 'certificates' | 'output';
   rule: string;
 }
 
@@ -38,6 +38,20 @@ export const RULES = {
   VERSION_INVALID: e('versions', 'Cilium and chart versions are MAJOR.MINOR.PATCH'),
   ENDPOINT_TYPE_AMBIGUOUS: e('endpoints', 'an endpoint is either NodePort (nodePort, ips) or LoadBalancer (loadBalancerIP/address, port)'),
   ENDPOINT_TYPE_MISMATCH: e('endpoints', 'the keys of an endpoint must agree with its explicit type'),
+
+  // The output folder and files written (exit 2 for a refusal, 3 for an I/O failure).
+  OUT_NOT_MESHFORM: e('output', 'meshform writes only into an empty folder or one it wrote before (it holds .meshform-record.json); --take-over adopts one knowingly'),
+  OUT_OTHER_MESH: e('output', "an output folder belongs to one mesh: another mesh's files (keys included) are never replaced or deleted without --take-over"),
+  OUT_SYMLINK: e('output', 'the output folder is a real folder holding only plain files and folders: meshform never follows a link in it'),
+  OUT_NOT_A_FOLDER: e('output', '--out names a folder'),
+  OUT_SPECIAL_FILE: e('output', 'the output folder holds no FIFO, socket or device'),
+  OUT_FILE_FOREIGN: e('output', 'a file meshform did not write is never replaced without --take-over'),
+  OUT_FILE_CHANGED: e('output', 'a file changed since meshform wrote it is never replaced without --take-over (and never deleted)'),
+  OUT_FILES_KEPT: w('output', 'files in the output folder that meshform did not write, or that were changed since, are left as they are'),
+  OUT_LOCKED: e('output', 'one meshform at a time writes an output folder'),
+  OUT_WRITE_FAILED: e('output', 'the output folder and the folder it sits in are writable, with room for the new set; on failure the folder is unchanged'),
+  FILE_EXISTS: e('output', 'meshform never replaces a file of yours (mesh.yaml, values files, CA files) without --force'),
+  WRITE_FAILED: e('output', 'a file meshform writes outside its output folder goes into a writable folder with room for it'),
 
   // Names and IDs.
   NAME_INVALID: e('names', 'a cluster name matches ^([a-z0-9][-a-z0-9]*)?[a-z0-9]$ (as Cilium requires)'),

@@ -272,7 +272,8 @@ test('every validator code in the catalogue has a test case or is a load-time co
     'MESH_NAME_INVALID', 'NODEPORT_RANGE_INVALID', 'ENDPOINT_TYPE_AMBIGUOUS', 'ENDPOINT_TYPE_MISMATCH',
   ]);
   const tested = new Set(cases.map((c) => c.code));
-  const missing = Object.keys(RULES).filter((k) => !loadOnly.has(k) && !tested.has(k as keyof typeof RULES));
+  // The output folder's codes are the writer's, tested in test/write.
+  const missing = Object.keys(RULES).filter((k) => !loadOnly.has(k) && RULES[k as keyof typeof RULES].area !== 'output' && !tested.has(k as keyof typeof RULES));
   assert.deepEqual(missing, []);
 });
 
