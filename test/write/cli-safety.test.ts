@@ -103,6 +103,31 @@ test('kill -9 at random moments: the folder always holds one complete set, Git n
   assert.deepEqual(readdirSync(dir).filter((n) => n.includes('meshform')), [], 'no work folder, lock or temporary file is left');
 });
 
+test('kill -9 during a first render in a Git repository: no output or a complete one, and never a key Git would take', async (t) => {
+  const { dir, a } = workspace(16);
+  const t0 = performance.now();
+  assert.equal(meshform(['render', a, '--out', 'probe'], { cwd: dir }).code, 0);
+  const span = performance.now() - t0;
+  const { rmSync } = await import('node:fs');
+  rmSync(join(dir, 'probe'), { recursive: true });
+  let complete = 0;
+  for (let i = 0; i < 12; i++) {
+    rmSync(join(dir, 'out'), { recursive: true, force: true });
+    const child = spawn(process.execPath, [BIN, 'render', a, '--out', 'out'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, MESHFORM_NOW: NOW }, stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    await new Promise((r) => setTimeout(r, (0.4 + i / 12) * span));
+    child.kill('SIGKILL');
+    await exited;
+    if (existsSync(join(dir, 'out'))) {
+      const s = completeSet(join(dir, 'out'));
+      assert.ok(s.ok, s.ok ? '' : s.why);
+      complete++;
+    }
+    assert.deepEqual(gitWouldAdd(dir).filter((p) => KEYISH.test(p)), [], 'git add -A would take secret or temporary files');
+  }
+  t.diagnostic(`kills after which the output folder was complete: ${complete} of 12 (the others: no output folder yet)`);
+});
+
 test('render --targets plan after a full render keeps secrets/.gitignore: git add -A takes no key', () => {
   const { dir, a } = workspace(2);
   assert.equal(meshform(['render', a, '--out', 'out'], { cwd: dir }).code, 0);
