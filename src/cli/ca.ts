@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import { ExitCode, MeshformError } from '../errors.js';
-import { readFile } from 'node:fs/promises';
-import { createCa, describeCa, describeCaCert, importCa, loadCa, writeCaFiles } from '../pki/ca.js';
+import { createCa, describeCa, describeCaCert, importCa, loadCa, readCaCertText, writeCaFiles } from '../pki/ca.js';
 import { loadSpec } from '../spec/load.js';
 import type { KeyAlgorithm } from '../spec/types.js';
 import { formatFindings, table, type Io, type OutputFormat } from './io.js';
@@ -122,7 +121,9 @@ export async function caShowCommand(io: Io, dir: string | undefined, opts: { spe
     if (!(err instanceof MeshformError) || err.findings.every((f) => f.path !== 'ca.cert' || /^CA_FILE/.test(f.code))) throw err;
     let info: ReturnType<typeof describeCaCert>;
     try {
-      info = describeCaCert(await readFile(paths.cert, 'utf8'), now);
+      const text = readCaCertText(paths.cert);
+      if (text === undefined) throw err;
+      info = describeCaCert(text, now);
     } catch {
       throw err;
     }

@@ -4,7 +4,7 @@
  * finding, error or description ever carries key bytes.
  */
 import { X509Certificate, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as asn1js from 'asn1js';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -22,6 +22,7 @@ import {
 import { parseAllDocuments } from 'yaml';
 import { ExitCode, MeshformError, type Finding } from '../errors.js';
 import type { KeyAlgorithm } from '../spec/types.js';
+import { describeFailure, readBoundedSync } from '../util/bounded-read.js';
 import { OID, buildCertificate, commonNameDer, extension, pemBlocks, pemEncode, serialFrom, toBytes, type PemBlock } from './der.js';
 import { generateKeyAsync, loadPrivateKey, signatureScheme, type SignatureScheme } from './keys.js';
 import { SecretPem } from './secret.js';
@@ -245,38 +246,29 @@ export function inspectCa(certPem: string, keyPem: string, now: Date, paths: CaP
 }
 
 async function readSmall(path: string, findingPath: string, what: string, fix: string): Promise<string> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTFILE' });
-    if (st.size > MAX_FILE_BYTES) throw Object.assign(new Error('too large'), { code: 'ETOOBIG' });
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    const why =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'cannot be read (permission denied)'
-          : code === 'ENOTFILE'
-            ? 'is not a file'
-            : code === 'ETOOBIG'
-              ? `is larger than ${MAX_FILE_BYTES} bytes, too large for a ${what}`
-              : `cannot be read (${code || 'I/O error'})`;
-    throw new MeshformError(
-      `${what} ${path} ${why}`,
-      [
-        finding({
-          code: code === 'ENOENT' ? 'CA_FILE_MISSING' : 'CA_FILE_UNREADABLE',
-          path: findingPath,
-          value: path,
-          message: `the ${what} ${path} ${why}`,
-          rule: `the ${what} must be a readable file`,
-          fix,
-        }),
-      ],
-      ExitCode.input,
-    );
-  }
+  const r = readBoundedSync(path, MAX_FILE_BYTES);
+  if (r.ok) return r.bytes.toString('utf8');
+  const why = r.failure.kind === 'too-large' ? `is larger than ${MAX_FILE_BYTES} bytes, too large for a ${what}` : describeFailure(r.failure, MAX_FILE_BYTES);
+  throw new MeshformError(
+    `${what} ${path} ${why}`,
+    [
+      finding({
+        code: r.failure.kind === 'missing' ? 'CA_FILE_MISSING' : 'CA_FILE_UNREADABLE',
+        path: findingPath,
+        value: path,
+        message: `the ${what} ${path} ${why}`,
+        rule: `the ${what} must be a readable regular file`,
+        fix,
+      }),
+    ],
+    ExitCode.input,
+  );
+}
+
+/** The CA certificate file's text, for describing a CA the checks refused; undefined when unreadable. */
+export function readCaCertText(path: string): string | undefined {
+  const r = readBoundedSync(path, MAX_FILE_BYTES);
+  return r.ok ? r.bytes.toString('utf8') : undefined;
 }
 
 /**

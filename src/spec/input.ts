@@ -1,12 +1,12 @@
 /**
- * Reading input files (spec, values, facts) and parsing their YAML into findings instead of
+ * Reading input files (spec, values, facts) through the bounded reader and parsing their YAML into findings instead of
  * exceptions: missing, unreadable and oversized files, syntax errors with line and column.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import type { Finding } from '../errors.js';
+import { describeFailure, readBoundedSync, type ReadFailure } from '../util/bounded-read.js';
+import { RULES } from '../validate/catalogue.js';
 
 /** Input files larger than this are refused: a spec, values or facts file is never near it. */
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
@@ -22,62 +22,53 @@ function fileError(code: string, path: string, role: FileRole, message: string, 
   return { code, severity: 'error', path: role.findingPath, value: path, message, rule, fix };
 }
 
-function ioFinding(err: unknown, path: string, role: FileRole): Finding {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
+function readFinding(f: ReadFailure, path: string, role: FileRole): Finding {
+  if (f.kind === 'missing') {
     return fileError(
       'FILE_NOT_FOUND',
       path,
       role,
       `${role.what} ${path} does not exist`,
-      'every file the spec names must exist; relative paths resolve from the spec file\'s folder',
+      RULES.FILE_NOT_FOUND.rule,
       `create ${path}, or correct the path`,
     );
   }
-  const reason = code === 'EISDIR' ? 'it is a directory' : code ?? (err instanceof Error ? err.message : String(err));
+  if (f.kind === 'too-large') return tooLarge(path, role);
   return fileError(
     'FILE_UNREADABLE',
     path,
     role,
-    `${role.what} ${path} cannot be read (${reason})`,
-    'every file the spec names must be a readable file',
-    `make ${path} a readable regular file`,
+    `${role.what} ${path} ${describeFailure(f, MAX_INPUT_BYTES)}`,
+    RULES.FILE_UNREADABLE.rule,
+    f.kind === 'special' || f.kind === 'directory'
+      ? `point it at a regular file (a pipe, socket or device is never read: it may not end)`
+      : `make ${path} a readable regular file`,
   );
 }
 
-function tooLarge(path: string, size: number, role: FileRole): Finding {
+function tooLarge(path: string, role: FileRole): Finding {
   return fileError(
     'FILE_TOO_LARGE',
     path,
     role,
-    `${role.what} ${path} is ${size} bytes; meshform refuses input files over ${MAX_INPUT_BYTES} bytes (16 MiB)`,
-    'input files are at most 16 MiB',
+    `${role.what} ${path} is larger than ${MAX_INPUT_BYTES} bytes (16 MiB), the most meshform reads of an input file`,
+    RULES.FILE_TOO_LARGE.rule,
     `check that ${path} is the intended file`,
   );
 }
 
-/** Reads a UTF-8 text file, or returns the finding that says why not. */
+/**
+ * Reads a UTF-8 text file (a regular file of at most {@link MAX_INPUT_BYTES}, read with a bounded
+ * read), or returns the finding that says why not.
+ */
 export function readInputFileSync(path: string, role: FileRole): string | Finding {
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) return ioFinding({ code: 'EISDIR' }, path, role);
-    if (st.size > MAX_INPUT_BYTES) return tooLarge(path, st.size, role);
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    return ioFinding(err, path, role);
-  }
+  const r = readBoundedSync(path, MAX_INPUT_BYTES);
+  return r.ok ? r.bytes.toString('utf8') : readFinding(r.failure, path, role);
 }
 
-/** Async twin of {@link readInputFileSync}. */
+/** Promise form of {@link readInputFileSync}, for async callers (the read itself is synchronous). */
 export async function readInputFile(path: string, role: FileRole): Promise<string | Finding> {
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) return ioFinding({ code: 'EISDIR' }, path, role);
-    if (st.size > MAX_INPUT_BYTES) return tooLarge(path, st.size, role);
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    return ioFinding(err, path, role);
-  }
+  return readInputFileSync(path, role);
 }
 
 export interface ParsedYaml {
@@ -92,7 +83,7 @@ export interface ParsedYaml {
  */
 export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix = 'YAML'): ParsedYaml | Finding[] {
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, bytes, role)];
+  if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, role)];
   const lines = new LineCounter();
   let doc: Document;
   try {

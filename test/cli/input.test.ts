@@ -1,0 +1,37 @@
+// Hostile or broken input through the built binary: exit 2 with a finding, no stack trace, no
+// hang, nothing written (earlier output intact).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exampleCopy, meshform, type Run } from './helpers.js';
+
+/** A seed copy with a CA and one good render in out/. */
+export async function renderedSeed(): Promise<{ dir: string; before: string }> {
+  const dir = await exampleCopy('seed');
+  assert.equal(meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir }).code, 0);
+  assert.equal(meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }).code, 0);
+  return { dir, before: await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8') };
+}
+
+export async function assertRefused(dir: string, before: string, r: Run, code: RegExp): Promise<void> {
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, code);
+  assert.match(r.stderr, /fix: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  assert.equal(await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8'), before, 'earlier output intact');
+}
+
+test('values: a FIFO, /dev/zero; --facts /dev/urandom: exit 2 at once instead of hanging', async () => {
+  const { dir, before } = await renderedSeed();
+  const spec = await readFile(join(dir, 'mesh.yaml'), 'utf8');
+  execFileSync('mkfifo', [join(dir, 'pipe.yaml')]);
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace('values: values_mesh02.yaml', 'values: pipe.yaml'));
+  // A hang shows as a killed child (code -1), never as exit 2.
+  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE at clusters\[1\]\.values: .*FIFO/);
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace('values: values_mesh02.yaml', 'values: /dev/zero'));
+  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE at clusters\[1\]\.values: .*character device/);
+  await writeFile(join(dir, 'mesh.yaml'), spec);
+  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--facts', '/dev/urandom', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE/);
+});
