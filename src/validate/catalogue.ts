@@ -20,6 +20,7 @@ export const RULES = {
   FILE_NOT_FOUND: e('input', "every file the spec names must exist; relative paths resolve from the spec file's folder"),
   FILE_UNREADABLE: e('input', 'every file the spec names must be a readable regular file'),
   FILE_TOO_LARGE: e('input', 'input files are at most 16 MiB'),
+  YAML_EXPANSION_TOO_LARGE: e('input', 'a YAML input file expands to at most 64 MiB with its aliases expanded (an alias counts the size of its anchor)'),
   YAML_SYNTAX: e('input', 'the mesh spec is one well-formed YAML document without duplicate keys'),
   VALUES_SYNTAX: e('input', 'a values file is one well-formed YAML document without duplicate keys'),
   FACTS_SYNTAX: e('input', 'a facts file is one well-formed YAML or JSON document without duplicate keys'),

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MeshformError, type Finding } from '../../src/errors.js';
-import { readInputFileSync, MAX_INPUT_BYTES } from '../../src/spec/input.js';
+import { expandedSize, parseYamlText, readInputFileSync, MAX_INPUT_BYTES } from '../../src/spec/input.js';
 import { loadFacts, loadSpec } from '../../src/spec/load.js';
 import { readBoundedSync } from '../../src/util/bounded-read.js';
 
@@ -110,4 +110,44 @@ clusters:
   );
   const fs = await findingsOf(loadSpec(join(dir, 'mesh.yaml')));
   assert.ok(fs.some((f) => f.code === 'FILE_UNREADABLE' && f.path === 'clusters[0].values' && /FIFO/.test(f.message)), JSON.stringify(fs));
+});
+
+test('an alias bomb (one large anchor, many aliases) is refused from the parsed nodes, without expanding', () => {
+  const big = 'x'.repeat(1024 * 1024);
+  const text = `a: &a ${big}\nb:\n${'  - *a\n'.repeat(70)}`;
+  const r = parseYamlText(text, '/x/values.yaml', role, 'VALUES');
+  assert.ok(Array.isArray(r));
+  assert.equal(r[0]!.code, 'YAML_EXPANSION_TOO_LARGE');
+  assert.equal(r[0]!.path, 'clusters[0].values');
+  assert.match(r[0]!.message, /about 7[12] MiB/);
+  assert.ok(!r[0]!.message.includes('xxxx'), 'no content');
+  // Below the limit the same shape is fine.
+  assert.ok(!Array.isArray(parseYamlText(`a: &a ${big}\nb:\n${'  - *a\n'.repeat(50)}`, '/x/v.yaml', role, 'VALUES')));
+});
+
+test('expandedSize counts an alias as its anchor, nested anchors multiply, a self-alias is endless', () => {
+  const doc = (t: string) => {
+    const r = parseYamlText(t, '/x/v.yaml', role);
+    assert.ok(!Array.isArray(r), JSON.stringify(r));
+    return r.doc;
+  };
+  const one = expandedSize(doc('a: &a [xxxxxxxxxx]\n'));
+  const three = expandedSize(doc('a: &a [xxxxxxxxxx]\nb: *a\nc: *a\n'));
+  assert.ok(three > 2 * one, `${one} ${three}`);
+  const nested = expandedSize(doc('a: &a [xxxxxxxxxx]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n'));
+  assert.ok(nested > 16 * 10);
+  const self = parseYamlText('a: &a [1, *a]\n', '/x/v.yaml', role);
+  assert.ok(Array.isArray(self));
+  assert.match(self[0]!.message, /without end/);
+});
+
+test('syntax errors give line and column but never a source excerpt or quoted content', () => {
+  for (const text of ['password: |SECRETPW1\n  text\n', 'a: 1\nb: "x\\qSECRETPW1"\n', 'a: [\n  SECRETPW1: x\n  - y\n']) {
+    const r = parseYamlText(text, '/x/v.yaml', role, 'VALUES');
+    assert.ok(Array.isArray(r), text);
+    assert.equal(r[0]!.code, 'VALUES_SYNTAX');
+    assert.match(r[0]!.message, /line \d+, column \d+/);
+    assert.ok(!r[0]!.message.includes('SECRETPW1'), r[0]!.message);
+    assert.ok(!r[0]!.message.includes('\n'), r[0]!.message);
+  }
 });
