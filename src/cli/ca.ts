@@ -6,7 +6,7 @@ import type { KeyAlgorithm } from '../spec/types.js';
 import { formatFindings, table, type Io, type OutputFormat } from './io.js';
 
 /** Where the CA files are: the spec's `ca` paths with --spec, else `<dir>/ca.crt` and `<dir>/ca.key`. */
-async function caPaths(io: Io, dir: string | undefined, spec: string | undefined): Promise<{ cert: string; key: string }> {
+async function caPaths(io: Io, dir: string | undefined, spec: string | undefined, allowOutsidePaths = false): Promise<{ cert: string; key: string }> {
   if (spec) {
     if (dir) {
       throw new MeshformError('both a folder and --spec', [
@@ -21,7 +21,7 @@ async function caPaths(io: Io, dir: string | undefined, spec: string | undefined
         },
       ]);
     }
-    const s = await loadSpec(spec);
+    const s = await loadSpec(spec, { allowOutsidePaths });
     if (!s.ca) {
       throw new MeshformError('no ca in spec', [
         {
@@ -81,9 +81,9 @@ function showLines(io: Io, paths: { cert: string }, info: ReturnType<typeof desc
 export async function caInitCommand(
   io: Io,
   dir: string | undefined,
-  opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean },
+  opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean; allowOutsidePaths?: boolean },
 ): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
   const days = parseDays(opts.days);
   const now = io.now();
   const created = await createCa({ commonName: opts.cn, algorithm: opts.algorithm as KeyAlgorithm, validityDays: days, now });
@@ -98,9 +98,9 @@ export async function caImportCommand(
   io: Io,
   source: string,
   dir: string | undefined,
-  opts: { spec?: string; force: boolean },
+  opts: { spec?: string; force: boolean; allowOutsidePaths?: boolean },
 ): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
   const imported = await importCa(resolve(io.cwd, source));
   const now = io.now();
   await writeCaFiles(resolve(paths.cert, '..'), imported, { force: opts.force, certPath: paths.cert, keyPath: paths.key });
@@ -110,8 +110,8 @@ export async function caImportCommand(
   return ExitCode.ok;
 }
 
-export async function caShowCommand(io: Io, dir: string | undefined, opts: { spec?: string; output: OutputFormat }): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
+export async function caShowCommand(io: Io, dir: string | undefined, opts: { spec?: string; output: OutputFormat; allowOutsidePaths?: boolean }): Promise<number> {
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
   const now = io.now();
   try {
     showLines(io, paths, describeCa(await loadCa(paths, now), now), opts.output);

@@ -67,6 +67,9 @@ export const RULES = {
   ENDPOINT_IP_DUPLICATE: e('endpoints', 'an endpoint lists each IP once'),
 
   // Values files.
+  VALUES_OUTSIDE_SPEC_FOLDER: e('values', "a values file lies inside the spec file's folder tree, symlinks resolved (meshform --allow-outside-paths lifts this)"),
+  VALUES_PRIVATE_KEY: e('values', 'a values file holds no private key, PEM or base64 of PEM (tls.ca.key: use meshform ca import); values are copied into files meant for Git'),
+  VALUES_KUBECONFIG_CREDENTIALS: e('values', 'a values file holds no kubeconfig credentials (client-key-data; token, password, client-key of a kind: Config users entry)'),
   VALUES_POD_CIDR_MISMATCH: e('values', "the values' global.clusterCIDR (set by RKE2) equals the spec's podCIDR"),
   VALUES_SERVICE_CIDR_MISMATCH: e('values', "the values' global.serviceCIDR (set by RKE2) equals the spec's serviceCIDR"),
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { exampleCopy, meshform, type Run } from './helpers.js';
 
 /** A seed copy with a CA and one good render in out/. */
@@ -31,7 +31,8 @@ test('values: a FIFO, /dev/zero; --facts /dev/urandom: exit 2 at once instead of
   // A hang shows as a killed child (code -1), never as exit 2.
   await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE at clusters\[1\]\.values: .*FIFO/);
   await writeFile(join(dir, 'mesh.yaml'), spec.replace('values: values_mesh02.yaml', 'values: /dev/zero'));
-  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE at clusters\[1\]\.values: .*character device/);
+  // /dev/zero lies outside the spec's folder: with the opt-in, the reader itself refuses it.
+  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--allow-outside-paths', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE at clusters\[1\]\.values: .*character device/);
   await writeFile(join(dir, 'mesh.yaml'), spec);
   await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--facts', '/dev/urandom', '--out', 'out'], { cwd: dir, timeoutMs: 20_000 }), /FILE_UNREADABLE/);
 });
@@ -44,4 +45,30 @@ test('an alias bomb in a values file (15 MB anchor x 900 aliases) exits 2 with a
   const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, env: { NODE_OPTIONS: '--max-old-space-size=512' } });
   await assertRefused(dir, before, r, /YAML_EXPANSION_TOO_LARGE at clusters\[1\]\.values: .*more than 64 MiB/);
   assert.ok(!r.stderr.includes('xxxxxxxx'), 'the content is not echoed');
+});
+
+test('values outside the spec folder (/etc/passwd, ../x) are refused without echoing them; --allow-outside-paths opts in', async () => {
+  const { dir, before } = await renderedSeed();
+  const spec = await readFile(join(dir, 'mesh.yaml'), 'utf8');
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace('values: values_mesh02.yaml', 'values: /etc/passwd'));
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  await assertRefused(dir, before, r, /VALUES_OUTSIDE_SPEC_FOLDER at clusters\[1\]\.values/);
+  assert.ok(!r.stderr.includes('root:'), 'no content of the file on stderr');
+  await writeFile(join(dir, '..', `${basename(dir)}-values.yaml`), await readFile(join(dir, 'values_mesh02.yaml')));
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace('values: values_mesh02.yaml', `values: ../${basename(dir)}-values.yaml`));
+  await assertRefused(dir, before, meshform(['validate', 'mesh.yaml'], { cwd: dir }), /VALUES_OUTSIDE_SPEC_FOLDER/);
+  const ok = meshform(['render', 'mesh.yaml', '--allow-outside-paths', '--out', 'out'], { cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(meshform(['--help']).stdout, /--allow-outside-paths/);
+});
+
+test('a values file holding the CA key (tls.ca.key) is refused with a pointer to ca import; nothing written', async () => {
+  const { dir, before } = await renderedSeed();
+  const key = await readFile(join(dir, 'ca/ca.key'), 'utf8');
+  const values = await readFile(join(dir, 'values_mesh02.yaml'), 'utf8');
+  await writeFile(join(dir, 'values_mesh02.yaml'), `${values}tls:\n  ca:\n    key: ${Buffer.from(key).toString('base64')}\n`);
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  await assertRefused(dir, before, r, /VALUES_PRIVATE_KEY at clusters\[1\]\.values: .* at tls\.ca\.key \(line \d+, column \d+\)/);
+  assert.match(r.stderr, /meshform ca import/);
+  assert.ok(!r.stderr.includes(Buffer.from(key).toString('base64').slice(0, 40)), 'the key is not echoed');
 });

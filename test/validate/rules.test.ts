@@ -270,6 +270,7 @@ test('every validator code in the catalogue has a test case or is a load-time co
     'FILE_NOT_FOUND', 'FILE_UNREADABLE', 'FILE_TOO_LARGE', 'YAML_EXPANSION_TOO_LARGE', 'YAML_SYNTAX', 'VALUES_SYNTAX', 'FACTS_SYNTAX', 'SPEC_NOT_A_MAP',
     'VALUES_NOT_A_MAP', 'SPEC_UNKNOWN_KEY', 'SPEC_REQUIRED', 'SPEC_TYPE', 'SPEC_INVALID_VALUE', 'SPEC_OUT_OF_RANGE',
     'MESH_NAME_INVALID', 'NODEPORT_RANGE_INVALID', 'ENDPOINT_TYPE_AMBIGUOUS', 'ENDPOINT_TYPE_MISMATCH',
+    'VALUES_OUTSIDE_SPEC_FOLDER', 'VALUES_PRIVATE_KEY', 'VALUES_KUBECONFIG_CREDENTIALS',
   ]);
   const tested = new Set(cases.map((c) => c.code));
   const missing = Object.keys(RULES).filter((k) => !loadOnly.has(k) && !tested.has(k as keyof typeof RULES));
