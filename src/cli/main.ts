@@ -37,6 +37,10 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       "read values files outside the mesh file's folder (symlinks resolved); off by default, as values are copied into files meant for Git",
       false,
     );
+  program.addHelpText(
+    'after',
+    '\nEnvironment:\n  MESHFORM_NOW  pin the clock, ISO 8601 with a time zone (e.g. 2026-11-27T12:00:00Z); a malformed value is refused (exit 2)\n',
+  );
   // The opt-in is the operator's, on the command line, never the spec's: a spec cannot pull in
   // /etc/shadow or a kubeconfig by itself.
   const global = (): { allowOutsidePaths: boolean } => ({ allowOutsidePaths: program.opts<{ allowOutsidePaths: boolean }>().allowOutsidePaths === true });
@@ -70,7 +74,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
     .addOption(new Option('--algorithm <alg>', 'key algorithm').choices(['ecdsa-p256', 'rsa-2048', 'rsa-4096']).default('ecdsa-p256'))
     .option('--days <n>', 'validity in days', '3650')
-    .option('--cn <name>', 'subject common name', 'Cilium CA')
+    .option('--cn <name>', 'subject common name: one line, 1-64 characters', 'Cilium CA')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (dir: string | undefined, opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean }) => {
       setCode(await caInitCommand(io, dir, { ...opts, ...global() }));

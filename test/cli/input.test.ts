@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { exampleCopy, meshform, type Run } from './helpers.js';
 
@@ -71,4 +71,70 @@ test('a values file holding the CA key (tls.ca.key) is refused with a pointer to
   await assertRefused(dir, before, r, /VALUES_PRIVATE_KEY at clusters\[1\]\.values: .* at tls\.ca\.key \(line \d+, column \d+\)/);
   assert.match(r.stderr, /meshform ca import/);
   assert.ok(!r.stderr.includes(Buffer.from(key).toString('base64').slice(0, 40)), 'the key is not echoed');
+});
+
+test('a malformed MESHFORM_NOW is refused (exit 2) instead of silently using the real clock', async () => {
+  const { dir, before } = await renderedSeed();
+  for (const bad of ['yesterday', '2026-02-30T00:00:00Z', '2026-11-27 12:00', '2026-11-27T12:00:00']) {
+    const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir, env: { MESHFORM_NOW: bad } });
+    await assertRefused(dir, before, r, /MESHFORM_NOW_INVALID at MESHFORM_NOW: .*ISO 8601/);
+    assert.match(r.stderr, /MESHFORM_NOW=2026-11-27T12:00:00Z/);
+  }
+  assert.equal(meshform(['validate', 'mesh.yaml'], { cwd: dir, env: { MESHFORM_NOW: '2026-11-27T13:00:00+01:00' } }).code, 0);
+});
+
+test('Cilium 1.14 and an unparseable rke2Version are refused, naming the supported range / form', async () => {
+  const { dir, before } = await renderedSeed();
+  const spec = await readFile(join(dir, 'mesh.yaml'), 'utf8');
+  assert.match(spec, /version: 1\.15\.5/);
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace(/version: 1\.15\.5/, 'version: 1.14.12'));
+  const old = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  await assertRefused(dir, before, old, /VERSION_TOO_OLD/);
+  assert.match(old.stderr, /1\.15–1\.19/);
+  await writeFile(join(dir, 'mesh.yaml'), spec.replace(/rke2Version: \S+/, 'rke2Version: latest'));
+  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }), /RKE2_VERSION_INVALID at clusters\[0\]\.rke2Version/);
+});
+
+test('ca init refuses an empty or multi-line --cn; nothing is written', async () => {
+  const dir = await exampleCopy('seed');
+  for (const cn of ['', '   ', 'Cilium\nCA', 'a\u0007b', 'x'.repeat(65)]) {
+    const r = meshform(['ca', 'init', 'newca', '--cn', cn], { cwd: dir });
+    assert.equal(r.code, 2, JSON.stringify(cn));
+    assert.match(r.stderr, /USAGE_CN at --cn/);
+    await assert.rejects(stat(join(dir, 'newca')), 'nothing written');
+  }
+  assert.equal(meshform(['ca', 'init', 'newca', '--cn', 'Mesh CA 2026'], { cwd: dir }).code, 0);
+});
+
+test('ca import checks everything before writing: an expired CA leaves no files, so the retry works', async () => {
+  const dir = await exampleCopy('seed');
+  assert.equal(meshform(['ca', 'init', 'old', '--days', '30'], { cwd: dir, env: { MESHFORM_NOW: '2020-01-01T00:00:00Z' } }).code, 0);
+  const r = meshform(['ca', 'import', 'old', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /CA_EXPIRED/);
+  // Before, ca.crt and ca.key were written first, and the retry failed with CA_FILE_EXISTS.
+  await assert.rejects(stat(join(dir, 'ca/ca.crt')));
+  await assert.rejects(stat(join(dir, 'ca/ca.key')));
+  assert.equal(meshform(['ca', 'init', 'fresh'], { cwd: dir }).code, 0);
+  const again = meshform(['ca', 'import', 'fresh', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(again.code, 0, again.stderr);
+});
+
+test('a CA key readable by others and a group-writable CA folder are warned about with the exact chmod', async () => {
+  const dir = await exampleCopy('seed');
+  assert.equal(meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir }).code, 0);
+  await chmod(join(dir, 'ca/ca.key'), 0o644);
+  await chmod(join(dir, 'ca'), 0o770);
+  const show = meshform(['ca', 'show', '--spec', 'mesh.yaml'], { cwd: dir });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stderr, /warning CA_KEY_PERMISSIONS at ca\.key: .*others \(mode 0644\)/);
+  assert.ok(show.stderr.includes(`fix:   chmod 600 ${join(dir, 'ca/ca.key')}`), show.stderr);
+  assert.ok(show.stderr.includes(`fix:   chmod go-w ${join(dir, 'ca')}`), show.stderr);
+  const v = meshform(['validate', 'mesh.yaml', '-o', 'json'], { cwd: dir });
+  assert.equal(v.code, 0, 'warnings only');
+  const codes = (JSON.parse(v.stdout) as { findings: { code: string }[] }).findings.map((f) => f.code);
+  assert.deepEqual(codes.sort(), ['CA_DIR_PERMISSIONS', 'CA_KEY_PERMISSIONS']);
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /CA_KEY_PERMISSIONS/);
 });
