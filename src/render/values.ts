@@ -422,6 +422,14 @@ class Aliases {
 
   /** Deletes the node at `path`, when there is one, after making what leads there and it unshared. */
   delete(path: readonly string[]): void {
+    // Look first (through aliases) so that nothing is unshared on the way to a key that is absent.
+    let node: unknown = this.#doc.contents;
+    for (const key of path) {
+      if (isAlias(node)) node = this.#targets?.get(node);
+      if (!isMap(node)) return;
+      node = node.items.find((p) => isScalar(p.key) && p.key.value === key)?.value;
+      if (node === undefined) return;
+    }
     let map: unknown = this.#doc.contents;
     for (let i = 0; i < path.length; i++) {
       if (!isMap(map)) return;

@@ -281,15 +281,16 @@ function within(dir: string, path: string): boolean {
  * (a link inside the folder pointing out counts as outside); a missing file by its path.
  */
 function outsideFinding(absPath: string, dir: string, findingPath: string): Finding | undefined {
-  let base = dir;
   let target = absPath;
+  let inside: boolean;
   try {
     target = realpathSync(absPath);
-    base = realpathSync(dir);
+    inside = within(realpathSync(dir), target);
   } catch {
-    /* missing: judged by its path; the read reports it */
+    // Missing: judged by its path; the read then reports it.
+    inside = within(dir, absPath);
   }
-  if (within(base, target) && within(dir, absPath)) return undefined;
+  if (inside) return undefined;
   const resolved = target !== absPath ? ` (${target})` : '';
   return {
     code: 'VALUES_OUTSIDE_SPEC_FOLDER',

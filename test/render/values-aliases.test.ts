@@ -76,3 +76,9 @@ test('aliases nested inside a copied node are expanded into the copy, so nothing
   assert.deepEqual(v.x, { inner: { a: 1 }, more: { a: 1 } });
   assert.deepEqual(v.y, { a: 1 });
 });
+
+test('looking for key material to strip unshares nothing when it is not there', () => {
+  const { values } = renderValues('tls: &t\n  foo: 1\nx: *t\n');
+  assert.match(values, /^tls: &t$/m);
+  assert.match(values, /^x: \*t$/m, 'the alias stays: nothing under tls was removed');
+});
