@@ -19,8 +19,8 @@ export interface Prepared {
 }
 
 /** Loads and validates; throws MeshformError only for unusable input (exit 2). */
-export async function prepare(specPath: string, opts: { factsPath?: string; now: Date }): Promise<Prepared> {
-  const spec = await loadSpec(specPath);
+export async function prepare(specPath: string, opts: { factsPath?: string; now: Date; allowOutsidePaths?: boolean }): Promise<Prepared> {
+  const spec = await loadSpec(specPath, { allowOutsidePaths: opts.allowOutsidePaths === true });
   const facts = opts.factsPath ? await loadFacts(opts.factsPath) : undefined;
   const caResult = spec.ca ? await inspectCaFiles(spec.ca, opts.now) : undefined;
   const findings = validateSpec(spec, { facts, ca: caResult?.ca, caFindings: caResult?.findings ?? [], now: opts.now });

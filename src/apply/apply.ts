@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { hasErrors, MeshformError, type Finding } from '../errors.js';
+import { MAX_EXPANDED_BYTES } from '../spec/input.js';
+import { describeFailure, readBoundedSync } from '../util/bounded-read.js';
 import { isKind, type ClusterClient, type KubeObject } from '../kube/client.js';
 import { asClusterError, clusterError } from '../kube/errors.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret, releaseRevision } from '../kube/helm-release.js';
@@ -125,7 +126,10 @@ async function releaseState(client: ClusterClient, release: string, namespace: s
 }
 
 async function readValuesFile(path: string): Promise<Record<string, unknown>> {
-  const v = parseYaml(await readFile(path, 'utf8')) as unknown;
+  const r = readBoundedSync(path, MAX_EXPANDED_BYTES);
+  if (!r.ok) throw new Error(`${path} ${describeFailure(r.failure, MAX_EXPANDED_BYTES)}`);
+  // The rendered values keep the user's aliases; the loader allowed this many (the yaml default is 100).
+  const v = parseYaml(r.bytes.toString('utf8'), { maxAliasCount: 1000 }) as unknown;
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 

@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import { ExitCode, MeshformError } from '../errors.js';
-import { readFile } from 'node:fs/promises';
-import { createCa, describeCa, describeCaCert, importCa, loadCa, writeCaFiles } from '../pki/ca.js';
+import { createCa, describeCa, describeCaCert, importCa, inspectCa, inspectCaFiles, readCaCertText, unusableCa, writeCaFiles } from '../pki/ca.js';
+import type { CaMaterial } from '../pki/types.js';
+import { RULES } from '../validate/catalogue.js';
 import { loadSpec } from '../spec/load.js';
 import type { KeyAlgorithm } from '../spec/types.js';
 import { formatFindings, table, type Io, type OutputFormat } from './io.js';
 
 /** Where the CA files are: the spec's `ca` paths with --spec, else `<dir>/ca.crt` and `<dir>/ca.key`. */
-async function caPaths(io: Io, dir: string | undefined, spec: string | undefined): Promise<{ cert: string; key: string }> {
+async function caPaths(io: Io, dir: string | undefined, spec: string | undefined, allowOutsidePaths = false): Promise<{ cert: string; key: string }> {
   if (spec) {
     if (dir) {
       throw new MeshformError('both a folder and --spec', [
@@ -22,7 +23,7 @@ async function caPaths(io: Io, dir: string | undefined, spec: string | undefined
         },
       ]);
     }
-    const s = await loadSpec(spec);
+    const s = await loadSpec(spec, { allowOutsidePaths });
     if (!s.ca) {
       throw new MeshformError('no ca in spec', [
         {
@@ -59,6 +60,36 @@ function parseDays(text: string): number {
   return n;
 }
 
+/** X.520's upper bound for a common name. */
+const MAX_CN = 64;
+
+/** `--cn`: one line of printable text, 1 to 64 characters. */
+function parseCn(text: string): string {
+  const cn = text.trim();
+  // C0/C1 controls (a newline among them) would forge or garble the subject wherever it is printed.
+  if (cn.length > 0 && cn.length <= MAX_CN && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(cn)) return cn;
+  throw new MeshformError('bad --cn', [
+    {
+      code: 'USAGE_CN',
+      severity: 'error',
+      path: '--cn',
+      value: JSON.stringify(text),
+      message: cn.length === 0 ? '--cn is empty' : cn.length > MAX_CN ? `--cn has ${cn.length} characters, more than ${MAX_CN}` : '--cn holds a line break or another control character',
+      rule: RULES.USAGE_CN.rule,
+      fix: 'e.g. --cn "Cilium CA" (the default)',
+    },
+  ]);
+}
+
+/** Reads and checks the CA files; warnings (file permissions) go to stderr, errors end the command. */
+async function loadCaWarn(io: Io, paths: { cert: string; key: string }, now: Date): Promise<CaMaterial> {
+  const r = await inspectCaFiles(paths, now);
+  if (!r.ca) throw unusableCa(paths.cert, r.findings);
+  const warnings = r.findings.filter((f) => f.severity === 'warning');
+  if (warnings.length > 0) io.err(formatFindings(warnings));
+  return r.ca;
+}
+
 function showLines(io: Io, paths: { cert: string }, info: ReturnType<typeof describeCa>, format: OutputFormat): void {
   if (format === 'json') {
     io.out(JSON.stringify({ cert: paths.cert, ...info, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString() }, null, 2));
@@ -82,14 +113,15 @@ function showLines(io: Io, paths: { cert: string }, info: ReturnType<typeof desc
 export async function caInitCommand(
   io: Io,
   dir: string | undefined,
-  opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean },
+  opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean; allowOutsidePaths?: boolean },
 ): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
+  const cn = parseCn(opts.cn);
   const days = parseDays(opts.days);
   const now = io.now();
-  const created = await createCa({ commonName: opts.cn, algorithm: opts.algorithm as KeyAlgorithm, validityDays: days, now });
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
+  const created = await createCa({ commonName: cn, algorithm: opts.algorithm as KeyAlgorithm, validityDays: days, now });
   await writeCaFiles(resolve(paths.cert, '..'), created, { force: opts.force, certPath: paths.cert, keyPath: paths.key });
-  const ca = await loadCa(paths, now);
+  const ca = await loadCaWarn(io, paths, now);
   io.err(`Created a new shared CA: ${paths.cert} and ${paths.key} (0600). Keep the key out of git.`);
   showLines(io, paths, describeCa(ca, now), 'table');
   return ExitCode.ok;
@@ -99,30 +131,41 @@ export async function caImportCommand(
   io: Io,
   source: string,
   dir: string | undefined,
-  opts: { spec?: string; force: boolean },
+  opts: { spec?: string; force: boolean; allowOutsidePaths?: boolean },
 ): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
-  const imported = await importCa(resolve(io.cwd, source));
   const now = io.now();
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
+  const from = resolve(io.cwd, source);
+  const imported = await importCa(from);
+  // Every check first (validity dates included), the write last: a refused CA leaves no files
+  // behind that would make the retry fail with CA_FILE_EXISTS.
+  const checked = inspectCa(imported.certPem, imported.key.reveal(), now, { cert: `${from} (certificate)`, key: `${from} (key)` });
+  if (!checked.ca) throw unusableCa(from, checked.findings.map((f) => ({ ...f, path: 'source' })));
   await writeCaFiles(resolve(paths.cert, '..'), imported, { force: opts.force, certPath: paths.cert, keyPath: paths.key });
-  const ca = await loadCa(paths, now);
+  const ca = await loadCaWarn(io, paths, now);
   io.err(`Imported the CA from ${source} into ${paths.cert} and ${paths.key} (0600).`);
   showLines(io, paths, describeCa(ca, now), 'table');
   return ExitCode.ok;
 }
 
-export async function caShowCommand(io: Io, dir: string | undefined, opts: { spec?: string; output: OutputFormat }): Promise<number> {
-  const paths = await caPaths(io, dir, opts.spec);
+export async function caShowCommand(io: Io, dir: string | undefined, opts: { spec?: string; output: OutputFormat; allowOutsidePaths?: boolean }): Promise<number> {
+  const paths = await caPaths(io, dir, opts.spec, opts.allowOutsidePaths);
   const now = io.now();
   try {
-    showLines(io, paths, describeCa(await loadCa(paths, now), now), opts.output);
+    const r = await inspectCaFiles(paths, now);
+    if (!r.ca) throw unusableCa(paths.cert, r.findings);
+    showLines(io, paths, describeCa(r.ca, now), opts.output);
+    const warnings = r.findings.filter((f) => f.severity === 'warning');
+    if (warnings.length > 0) io.err(formatFindings(warnings));
     return ExitCode.ok;
   } catch (err) {
     // An expired or otherwise unusable CA is still worth describing: show it, then say what is wrong.
     if (!(err instanceof MeshformError) || err.findings.every((f) => f.path !== 'ca.cert' || /^CA_FILE/.test(f.code))) throw err;
     let info: ReturnType<typeof describeCaCert>;
     try {
-      info = describeCaCert(await readFile(paths.cert, 'utf8'), now);
+      const text = readCaCertText(paths.cert);
+      if (text === undefined) throw err;
+      info = describeCaCert(text, now);
     } catch {
       throw err;
     }

@@ -2,7 +2,8 @@
  * The CLI's only link to the terminal: stdout carries data (tables, JSON), stderr carries progress,
  * warnings and errors, so `-o json` output can be piped.
  */
-import type { Finding } from '../errors.js';
+import { MeshformError, type Finding } from '../errors.js';
+import { RULES } from '../validate/catalogue.js';
 
 export interface Io {
   out(text: string): void;
@@ -21,16 +22,40 @@ export function processIo(): Io {
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
     now: () => {
       const pinned = process.env.MESHFORM_NOW;
-      if (pinned) {
-        const d = new Date(pinned);
-        if (!Number.isNaN(d.getTime())) return d;
-      }
-      return new Date();
+      return pinned ? parsePinnedNow(pinned) : new Date();
     },
     cwd: process.cwd(),
     env: process.env,
     ...(process.stderr.isTTY === true ? { errTerminal: process.stderr } : {}),
   };
+}
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The clock `MESHFORM_NOW` pins: an ISO 8601 time with a zone, e.g. `2026-11-27T12:00:00Z`.
+ * Anything else is refused (exit 2): falling back to the real clock would re-issue certificates
+ * the pinned run meant to keep.
+ */
+export function parsePinnedNow(text: string): Date {
+  const m = ISO_TIME.exec(text.trim());
+  const d = new Date(text.trim());
+  // Date accepts 2026-02-30 (as 2 March) and 24:00; a pinned clock must mean what it says.
+  const [y, mo, day, h, mi, sec] = (m ?? []).slice(1).map((x) => Number(x ?? 0));
+  const real = m !== null && !Number.isNaN(d.getTime()) && mo! >= 1 && mo! <= 12 && day! >= 1 && day! <= new Date(Date.UTC(y!, mo!, 0)).getUTCDate() && h! <= 23 && mi! <= 59 && sec! <= 59;
+  if (real) return d;
+  const message = `MESHFORM_NOW=${JSON.stringify(text)} is not an ISO 8601 time with a time zone`;
+  throw new MeshformError(message, [
+    {
+      code: 'MESHFORM_NOW_INVALID',
+      severity: 'error',
+      path: 'MESHFORM_NOW',
+      value: text,
+      message,
+      rule: RULES.MESHFORM_NOW_INVALID.rule,
+      fix: 'set it like MESHFORM_NOW=2026-11-27T12:00:00Z (or with an offset, +01:00), or unset it to use the real clock',
+    },
+  ]);
 }
 
 export type OutputFormat = 'table' | 'json';

@@ -31,6 +31,8 @@ import { formatFindings, type Io, type OutputFormat } from './io.js';
 import { errTerminalOf, progressMode, startApplyProgress } from './progress.js';
 
 export interface LiveFlags {
+  /** `--allow-outside-paths`: values files outside the spec's folder are read. */
+  allowOutsidePaths?: boolean;
   kubeconfig?: string;
   context?: string;
   requestTimeout?: string;
@@ -66,9 +68,9 @@ function connectFlags(flags: LiveFlags): ConnectFlags {
 }
 
 /** Loads and validates the spec offline; input errors end the command before any cluster is touched. */
-async function prepareOrExit(io: Io, specPath: string): Promise<Prepared | number> {
+async function prepareOrExit(io: Io, specPath: string, flags: LiveFlags): Promise<Prepared | number> {
   try {
-    const p = await prepare(specPath, { now: io.now() });
+    const p = await prepare(specPath, { now: io.now(), allowOutsidePaths: flags.allowOutsidePaths === true });
     if (hasErrors(p.findings)) {
       io.err(formatFindings(p.findings));
       io.err(`meshform: ${specPath} is not valid: no cluster was touched`);
@@ -138,7 +140,7 @@ function clustersBlockedBy(spec: Prepared['spec'], path: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }): Promise<number> {
-  const p = await prepareOrExit(io, specPath);
+  const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
   const live = await goLive(io, p, opts);
   reportFailures(io, live.failed);
@@ -258,7 +260,7 @@ export async function applyCommand(
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
   const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  const p = await prepareOrExit(io, specPath);
+  const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
   const unknown = only?.filter((n) => !p.spec.clusters.some((c) => c.name === n)) ?? [];
   if (unknown.length) {
@@ -366,7 +368,7 @@ export async function applyCommand(
 }
 
 export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { out: string; output: OutputFormat }): Promise<number> {
-  const p = await prepareOrExit(io, specPath);
+  const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
   const live = await goLive(io, p, opts);
   const outDir = resolve(io.cwd, opts.out);
@@ -413,7 +415,7 @@ export async function statusCommand(
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
   const execTimeoutMs = opts.execTimeout ? parseDuration(opts.execTimeout, '--exec-timeout') : undefined;
-  const p = await prepareOrExit(io, specPath);
+  const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
   const connected = connectSpec(p.spec, connectFlags(opts), io.env);
   const targets = statusTargets(p, connected);
@@ -442,7 +444,7 @@ export async function doctorCommand(
   connect: typeof connectSpec = connectSpec,
 ): Promise<number> {
   const execTimeoutMs = opts.execTimeout ? parseDuration(opts.execTimeout, '--exec-timeout') : undefined;
-  const p = await prepareOrExit(io, specPath);
+  const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
   const connected = connect(p.spec, connectFlags(opts), io.env);
   const { report } = await runDoctor(

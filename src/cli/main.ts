@@ -31,7 +31,19 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .option(
+      '--allow-outside-paths',
+      "read values files outside the mesh file's folder (symlinks resolved); off by default, as values are copied into files meant for Git",
+      false,
+    );
+  program.addHelpText(
+    'after',
+    '\nEnvironment:\n  MESHFORM_NOW  pin the clock, ISO 8601 with a time zone (e.g. 2026-11-27T12:00:00Z); a malformed value is refused (exit 2)\n',
+  );
+  // The opt-in is the operator's, on the command line, never the spec's: a spec cannot pull in
+  // /etc/shadow or a kubeconfig by itself.
+  const global = (): { allowOutsidePaths: boolean } => ({ allowOutsidePaths: program.opts<{ allowOutsidePaths: boolean }>().allowOutsidePaths === true });
 
   program
     .command('validate')
@@ -40,7 +52,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--facts <file>', 'facts about the live clusters (nodes with roles and IPs) for the live rules')
     .addOption(outputOption())
     .action(async (spec: string, opts: { facts?: string; output: 'table' | 'json' }) => {
-      setCode(await validateCommand(io, spec, opts));
+      setCode(await validateCommand(io, spec, { ...opts, ...global() }));
     });
 
   program
@@ -53,7 +65,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .addOption(new Option('-o, --output <format>', 'summary format').choices(['table', 'json']).default('table'))
     .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json'; takeOver: boolean }) => {
-      setCode(await renderCommand(io, spec, opts));
+      setCode(await renderCommand(io, spec, { ...opts, ...global() }));
     });
 
   const ca = program.command('ca').description('the shared certificate authority every cluster of the mesh trusts');
@@ -63,10 +75,10 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
     .addOption(new Option('--algorithm <alg>', 'key algorithm').choices(['ecdsa-p256', 'rsa-2048', 'rsa-4096']).default('ecdsa-p256'))
     .option('--days <n>', 'validity in days', '3650')
-    .option('--cn <name>', 'subject common name', 'Cilium CA')
+    .option('--cn <name>', 'subject common name: one line, 1-64 characters', 'Cilium CA')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (dir: string | undefined, opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean }) => {
-      setCode(await caInitCommand(io, dir, opts));
+      setCode(await caInitCommand(io, dir, { ...opts, ...global() }));
     });
   ca.command('import')
     .description('import an existing CA: PEM files or a cilium-ca Secret (kubectl get secret cilium-ca -o yaml)')
@@ -75,7 +87,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (source: string, dir: string | undefined, opts: { spec?: string; force: boolean }) => {
-      setCode(await caImportCommand(io, source, dir, opts));
+      setCode(await caImportCommand(io, source, dir, { ...opts, ...global() }));
     });
   ca.command('show')
     .description('show subject, fingerprint and expiry of the CA (never the key)')
@@ -83,7 +95,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'use the ca.cert / ca.key paths named in this mesh file')
     .addOption(outputOption())
     .action(async (dir: string | undefined, opts: { spec?: string; output: 'table' | 'json' }) => {
-      setCode(await caShowCommand(io, dir, opts));
+      setCode(await caShowCommand(io, dir, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -95,7 +107,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(new Option('-o, --output <format>', 'facts format').choices(['yaml', 'json']).default('yaml'))
     .option('--save <file>', 'write the facts to this file (for validate --facts) instead of stdout')
     .action(async (spec: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }) => {
-      setCode(await discoverCommand(io, spec, opts));
+      setCode(await discoverCommand(io, spec, { ...opts, ...global() }));
     });
 
   program
@@ -132,7 +144,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
-      setCode(await applyCommand(io, spec, opts));
+      setCode(await applyCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -144,7 +156,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   )
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { out: string; output: 'table' | 'json' }) => {
-      setCode(await diffCommand(io, spec, opts));
+      setCode(await diffCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -159,7 +171,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout: string; output: 'table' | 'json' }) => {
-      setCode(await statusCommand(io, spec, opts));
+      setCode(await statusCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -172,7 +184,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean; execTimeout: string }) => {
-      setCode(await doctorCommand(io, spec, opts));
+      setCode(await doctorCommand(io, spec, { ...opts, ...global() }));
     });
 
   return program;

@@ -60,13 +60,13 @@ function shortList(items: string[], max = 3): string {
 export async function renderCommand(
   io: Io,
   specPath: string,
-  opts: { out: string; targets: string; facts?: string; output: OutputFormat; takeOver?: boolean },
+  opts: { out: string; targets: string; facts?: string; output: OutputFormat; takeOver?: boolean; allowOutsidePaths?: boolean },
 ): Promise<number> {
   const targets = parseTargets(opts.targets);
   const now = io.now();
   let prepared;
   try {
-    prepared = await prepare(specPath, { factsPath: opts.facts, now });
+    prepared = await prepare(specPath, { factsPath: opts.facts, now, allowOutsidePaths: opts.allowOutsidePaths === true });
   } catch (err) {
     if (err instanceof MeshformError && err.findings.length > 0) {
       io.err(formatFindings(err.findings));

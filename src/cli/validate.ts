@@ -3,8 +3,8 @@ import { prepare } from '../prepare.js';
 import { formatFindingsTable, findingsReport } from '../validate/report.js';
 import type { Io, OutputFormat } from './io.js';
 
-export async function validateCommand(io: Io, specPath: string, opts: { facts?: string; output: OutputFormat }): Promise<number> {
-  const { spec, findings } = await prepare(specPath, { factsPath: opts.facts, now: io.now() });
+export async function validateCommand(io: Io, specPath: string, opts: { facts?: string; output: OutputFormat; allowOutsidePaths?: boolean }): Promise<number> {
+  const { spec, findings } = await prepare(specPath, { factsPath: opts.facts, now: io.now(), allowOutsidePaths: opts.allowOutsidePaths === true });
   const failed = hasErrors(findings);
   if (opts.output === 'json') {
     io.out(JSON.stringify(findingsReport(findings), null, 2));

@@ -4,7 +4,7 @@
  * finding, error or description ever carries key bytes.
  */
 import { X509Certificate, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { writeUserFile } from '../write/user.js';
 import { basename, dirname, extname, join } from 'node:path';
 import * as asn1js from 'asn1js';
@@ -23,6 +23,8 @@ import {
 import { parseAllDocuments } from 'yaml';
 import { ExitCode, MeshformError, type Finding } from '../errors.js';
 import type { KeyAlgorithm } from '../spec/types.js';
+import { describeFailure, readBoundedSync } from '../util/bounded-read.js';
+import { RULES } from '../validate/catalogue.js';
 import { OID, buildCertificate, commonNameDer, extension, pemBlocks, pemEncode, serialFrom, toBytes, type PemBlock } from './der.js';
 import { generateKeyAsync, loadPrivateKey, signatureScheme, type SignatureScheme } from './keys.js';
 import { SecretPem } from './secret.js';
@@ -53,7 +55,22 @@ function staticChecks(certPem: string, keyPem: string, paths: CaPaths): StaticRe
   const findings: Finding[] = [];
   const out: StaticResult = { findings };
 
-  const certBlock = pemBlocks(certPem).find((b) => b.label === 'CERTIFICATE');
+  const certBlocks = pemBlocks(certPem).filter((b) => b.label === 'CERTIFICATE');
+  const certBlock = certBlocks[0];
+  if (certBlocks.length > 1) {
+    // Only the first would be used, as CA and as the trust every cluster gets: the others would be
+    // dropped silently (a trust bundle for a CA rotation is not something meshform renders).
+    findings.push(
+      finding({
+        code: 'CA_CERT_BUNDLE',
+        path: 'ca.cert',
+        value: `${paths.cert} (${certBlocks.length} certificates)`,
+        message: `${paths.cert} holds ${certBlocks.length} certificates; the shared CA is exactly one`,
+        rule: RULES.CA_CERT_BUNDLE.rule,
+        fix: `keep only the CA certificate that belongs to ca.key in ${paths.cert} (openssl x509 -in ${paths.cert} prints the first one)`,
+      }),
+    );
+  }
   if (certBlock) {
     try {
       out.cert = { x: new X509Certificate(certBlock.der), block: certBlock };
@@ -164,15 +181,15 @@ function staticChecks(certPem: string, keyPem: string, paths: CaPaths): StaticRe
         }),
       );
     } else if (out.key.object.asymmetricKeyType === 'rsa' && (out.key.object.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+      // An error, here and so also in ca import: every certificate of the mesh hangs off this key.
       findings.push(
         finding({
           code: 'CA_KEY_WEAK',
-          severity: 'warning',
           path: 'ca.key',
           value: scheme.keyAlgorithm,
           message: `the CA key is ${scheme.keyAlgorithm}, shorter than 2048 bits`,
-          rule: 'RSA keys should have at least 2048 bits',
-          fix: 'create a new CA with meshform ca init and roll it out to every cluster',
+          rule: RULES.CA_KEY_WEAK.rule,
+          fix: 'create a new CA with meshform ca init (ECDSA P-256, or --algorithm rsa-2048) and roll it out to every cluster',
         }),
       );
     }
@@ -246,38 +263,29 @@ export function inspectCa(certPem: string, keyPem: string, now: Date, paths: CaP
 }
 
 async function readSmall(path: string, findingPath: string, what: string, fix: string): Promise<string> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTFILE' });
-    if (st.size > MAX_FILE_BYTES) throw Object.assign(new Error('too large'), { code: 'ETOOBIG' });
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    const why =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'cannot be read (permission denied)'
-          : code === 'ENOTFILE'
-            ? 'is not a file'
-            : code === 'ETOOBIG'
-              ? `is larger than ${MAX_FILE_BYTES} bytes, too large for a ${what}`
-              : `cannot be read (${code || 'I/O error'})`;
-    throw new MeshformError(
-      `${what} ${path} ${why}`,
-      [
-        finding({
-          code: code === 'ENOENT' ? 'CA_FILE_MISSING' : 'CA_FILE_UNREADABLE',
-          path: findingPath,
-          value: path,
-          message: `the ${what} ${path} ${why}`,
-          rule: `the ${what} must be a readable file`,
-          fix,
-        }),
-      ],
-      ExitCode.input,
-    );
-  }
+  const r = readBoundedSync(path, MAX_FILE_BYTES);
+  if (r.ok) return r.bytes.toString('utf8');
+  const why = r.failure.kind === 'too-large' ? `is larger than ${MAX_FILE_BYTES} bytes, too large for a ${what}` : describeFailure(r.failure, MAX_FILE_BYTES);
+  throw new MeshformError(
+    `${what} ${path} ${why}`,
+    [
+      finding({
+        code: r.failure.kind === 'missing' ? 'CA_FILE_MISSING' : 'CA_FILE_UNREADABLE',
+        path: findingPath,
+        value: path,
+        message: `the ${what} ${path} ${why}`,
+        rule: `the ${what} must be a readable regular file`,
+        fix,
+      }),
+    ],
+    ExitCode.input,
+  );
+}
+
+/** The CA certificate file's text, for describing a CA the checks refused; undefined when unreadable. */
+export function readCaCertText(path: string): string | undefined {
+  const r = readBoundedSync(path, MAX_FILE_BYTES);
+  return r.ok ? r.bytes.toString('utf8') : undefined;
 }
 
 /**
@@ -296,7 +304,49 @@ export async function inspectCaFiles(paths: CaPaths, now: Date): Promise<{ ca?: 
     throw r.reason;
   });
   if (cert.status === 'rejected' || key.status === 'rejected') return { findings: unreadable };
-  return inspectCa(cert.value, key.value, now, paths);
+  const r = inspectCa(cert.value, key.value, now, paths);
+  r.findings.push(...(await permissionFindings(paths)));
+  return r;
+}
+
+/**
+ * Warnings for a CA key file others may read, and a CA folder others may write (they could swap
+ * the CA meshform trusts), each with the exact chmod that fixes it.
+ */
+export async function permissionFindings(paths: CaPaths): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const mode = async (p: string): Promise<number | undefined> => stat(p).then((st) => st.mode & 0o7777, () => undefined);
+  const octal = (m: number) => `0${(m & 0o777).toString(8).padStart(3, '0')}`;
+  const keyMode = await mode(paths.key);
+  if (keyMode !== undefined && (keyMode & 0o077) !== 0) {
+    out.push(
+      finding({
+        code: 'CA_KEY_PERMISSIONS',
+        severity: 'warning',
+        path: 'ca.key',
+        value: `${paths.key} (mode ${octal(keyMode)})`,
+        message: `the CA key ${paths.key} can be read by ${keyMode & 0o070 ? (keyMode & 0o007 ? 'its group and others' : 'its group') : 'others'} (mode ${octal(keyMode)})`,
+        rule: RULES.CA_KEY_PERMISSIONS.rule,
+        fix: `chmod 600 ${paths.key}`,
+      }),
+    );
+  }
+  for (const dir of new Set([dirname(paths.key), dirname(paths.cert)])) {
+    const m = await mode(dir);
+    if (m === undefined || (m & 0o022) === 0) continue;
+    out.push(
+      finding({
+        code: 'CA_DIR_PERMISSIONS',
+        severity: 'warning',
+        path: dir === dirname(paths.key) ? 'ca.key' : 'ca.cert',
+        value: `${dir} (mode ${octal(m)})`,
+        message: `the CA folder ${dir} can be written by ${m & 0o020 ? (m & 0o002 ? 'its group and others' : 'its group') : 'others'} (mode ${octal(m)}): they could replace the CA`,
+        rule: RULES.CA_DIR_PERMISSIONS.rule,
+        fix: `chmod go-w ${dir}`,
+      }),
+    );
+  }
+  return out;
 }
 
 /**
@@ -305,11 +355,14 @@ export async function inspectCaFiles(paths: CaPaths, now: Date): Promise<{ ca?: 
  */
 export async function loadCa(paths: CaPaths, now: Date): Promise<CaMaterial> {
   const r = await inspectCaFiles(paths, now);
-  if (!r.ca) {
-    const errors = r.findings.filter((f) => f.severity === 'error');
-    throw new MeshformError(`the CA in ${paths.cert} cannot be used: ${errors.map((f) => f.code).join(', ')}`, r.findings, ExitCode.input);
-  }
+  if (!r.ca) throw unusableCa(paths.cert, r.findings);
   return r.ca;
+}
+
+/** The exit-2 error for a CA the checks refused, carrying all their findings. */
+export function unusableCa(where: string, findings: Finding[]): MeshformError {
+  const errors = findings.filter((f) => f.severity === 'error');
+  return new MeshformError(`the CA in ${where} cannot be used: ${errors.map((f) => f.code).join(', ')}`, findings, ExitCode.input);
 }
 
 /** The DER AlgorithmIdentifier for a signature scheme. */

@@ -3,9 +3,9 @@
  * `secrets/<cluster>/certs/<kind>.crt` and `.key`, plus the cluster's certificate index
  * `secrets/<cluster>/certs/index.json` (record.ts), in the output folder (secret files, 0600).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RenderedFile } from '../render/types.js';
+import { readBoundedSync } from '../util/bounded-read.js';
 import { storeKey, type StoredLeaf } from './leaf.js';
 import { indexFileContent, parseIndexFile, type LeafRecord } from './record.js';
 import type { IssuedCert, LeafKind } from './types.js';
@@ -46,26 +46,10 @@ export function certStoreFiles(issued: IssuedCert[]): RenderedFile[] {
   return out;
 }
 
-/** The file's text, or undefined when it is missing, unreadable, not a file or too large. */
+/** The file's text, or undefined when it is missing, unreadable, not a regular file or too large. */
 function readOrUndefined(path: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    if (size > MAX_BYTES) return undefined;
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.toString('utf8', 0, off);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const r = readBoundedSync(path, MAX_BYTES);
+  return r.ok ? r.bytes.toString('utf8') : undefined;
 }
 
 /**

@@ -10,7 +10,7 @@
  * list from PeerPrinter, which prints each peer once per indent and, in a full mesh, hands every
  * cluster two slices of one shared text.
  */
-import { Document, isCollection, isMap, isScalar, Pair, Scalar, visit, YAMLMap, YAMLSeq, type Node } from 'yaml';
+import { Document, isAlias, isCollection, isMap, isNode, isPair, isScalar, Pair, Scalar, visit, YAMLMap, YAMLSeq, type Alias, type Node } from 'yaml';
 import { CERT_MANAGER_ISSUER } from '../plan/plan.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import type { IssuedCert } from '../pki/types.js';
@@ -194,7 +194,7 @@ function pairOf(k: string, v: Plain): Pair<Node, Node> {
 }
 
 /** Merges `data` into the map node `map`; existing keys keep their place, new keys are appended. */
-function mergeMap(map: YAMLMap, data: PlainMap): void {
+function mergeMap(map: YAMLMap, data: PlainMap, aliases: Aliases): void {
   map.flow = false;
   for (const key of Object.keys(data)) {
     const v = data[key]!;
@@ -202,20 +202,23 @@ function mergeMap(map: YAMLMap, data: PlainMap): void {
     const isObj = typeof v === 'object' && v !== null && !Array.isArray(v);
     if (!pair) {
       map.items.push(pairOf(key, v));
-    } else if (isObj && isMap(pair.value)) {
+      continue;
+    }
+    // The node meshform changes or replaces stops being shared first (see Aliases).
+    const own = aliases.own(pair);
+    if (isObj && isMap(own)) {
       // A flow map turns block; its trailing comment would land after the block, so keep it on the key.
-      if (pair.value.flow && pair.value.comment && isScalar(pair.key) && !pair.key.comment) {
-        pair.key.comment = pair.value.comment;
-        pair.value.comment = undefined;
+      if (own.flow && own.comment && isScalar(pair.key) && !pair.key.comment) {
+        pair.key.comment = own.comment;
+        own.comment = undefined;
       }
-      mergeMap(pair.value, v);
+      mergeMap(own, v, aliases);
     } else {
       const node = toNode(v);
-      const old = pair.value;
       // Keep the user's line comment on a scalar meshform overwrote (e.g. `enabled: false # why`).
-      if (isScalar(old) && isScalar(node) && v !== PEERS_TOKEN) {
-        if (old.comment) node.comment = old.comment;
-        if (old.commentBefore) node.commentBefore = old.commentBefore;
+      if (isScalar(own) && isScalar(node) && v !== PEERS_TOKEN) {
+        if (own.comment) node.comment = own.comment;
+        if (own.commentBefore) node.commentBefore = own.commentBefore;
       }
       pair.value = node;
     }
@@ -269,18 +272,19 @@ function hasTopKey(root: YAMLMap, key: string): boolean {
  * by node (so the user's comments and order stay); any other key joins `appended`, plain data
  * printed by the fast emitter after the user's keys. Either way new keys come after existing ones.
  */
-function mergeSplit(root: YAMLMap, appended: PlainMap, data: PlainMap): void {
+function mergeSplit(root: YAMLMap, appended: PlainMap, data: PlainMap, aliases: Aliases): void {
   for (const key of Object.keys(data)) {
     const v = data[key]!;
-    if (hasTopKey(root, key)) mergeMap(root, { [key]: v });
+    if (hasTopKey(root, key)) mergeMap(root, { [key]: v }, aliases);
     else appended[key] = mergePlain(appended[key], v);
   }
 }
 
 /**
  * Prints the requested variants of one cluster's values. The user's document is cloned once,
- * cleaned (key material removed, `hubble: # note` comments kept on their key) and printed once per
- * variant; mesh keys it does not already have are printed by the plain-data emitter.
+ * cleaned (key material removed, `hubble: # note` comments kept on their key; anchors and aliases
+ * kept, see Aliases) and printed once per variant; mesh keys it does not already have are printed
+ * by the plain-data emitter.
  */
 export function valuesVariants(
   plan: MeshPlan,
@@ -289,11 +293,9 @@ export function valuesVariants(
   mesh: PlainMap = meshKeys(plan, c),
 ): { full?: ValuesParts; noGlobal?: ValuesParts; inline?: ValuesParts } {
   const doc = c.values ? c.values.doc.clone() : new Document({});
-  if (c.values) {
-    keepKeyLineComments(doc, c.values.text);
-    expandAliases(doc);
-  }
+  if (c.values) keepKeyLineComments(doc, c.values.text);
   if (!isMap(doc.contents)) doc.contents = new YAMLMap() as never;
+  const aliases = new Aliases(doc);
   // The text is embedded in other documents (HelmChartConfig, Rancher): no directives, no `---`.
   if (doc.directives) {
     doc.directives.docStart = null;
@@ -301,9 +303,9 @@ export function valuesVariants(
   }
   const root = doc.contents as unknown as YAMLMap;
   root.flow = false;
-  for (const p of SECRET_PATHS) if (doc.hasIn(p)) doc.deleteIn(p);
+  for (const p of SECRET_PATHS) aliases.delete(p);
   const appended: PlainMap = {};
-  mergeSplit(root, appended, mesh);
+  mergeSplit(root, appended, mesh, aliases);
   const print = (tail: PlainMap): ValuesParts => {
     let userText = '';
     if (root.items.length > 0) userText = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
@@ -317,11 +319,11 @@ export function valuesVariants(
   const out: { full?: ValuesParts; noGlobal?: ValuesParts; inline?: ValuesParts } = {};
   if (want.full) out.full = print(appended);
   if (want.noGlobal || want.inlineSecrets) {
-    doc.delete('global');
+    aliases.delete(['global']);
     if (want.noGlobal) out.noGlobal = print(appended);
     if (want.inlineSecrets) {
       // Last, as it changes the document: secret keys merge into the user's keys or the mesh part.
-      mergeSplit(root, appended, want.inlineSecrets);
+      mergeSplit(root, appended, want.inlineSecrets, aliases);
       out.inline = print(appended);
     }
   }
@@ -364,28 +366,129 @@ export function assembleValues(parts: ValuesParts, pad: string, peers: PeerPrint
   return indentLines(head, pad) + pad + parts.keyLine + list + indentLines(tail, pad);
 }
 
+/** The anchor a node carries, if any. */
+const anchorOf = (n: unknown): string | undefined => (isScalar(n) || isCollection(n) ? n.anchor || undefined : undefined);
+
 /**
- * Replaces every alias with a copy of what it points to: meshform removes `global` (and key
- * material) from the user's values, and an alias into a removed block would no longer resolve.
+ * The user's anchors and aliases, kept as they are in the output. meshform never changes what an
+ * alias means: before it changes or removes a node (merging mesh keys into it, replacing it,
+ * deleting `global` or key material), every alias of that node or of a node inside it becomes a
+ * copy of what it stood for (the user's content, without the mesh keys); and a key meshform sets
+ * inside an alias (`clustermesh: *cm`) makes that one place a copy, leaving the anchor as it is.
+ * Copies keep the alias's comments and have no anchors or aliases of their own.
  */
-function expandAliases(doc: Document): void {
-  let found = false;
-  visit(doc, {
-    Alias() {
-      found = true;
-      return visit.BREAK;
-    },
-  });
-  if (!found) return;
-  visit(doc, {
-    Alias(_, alias) {
-      const target = alias.resolve(doc);
-      if (!target) return undefined;
-      const copy = target.clone() as Node;
-      if ('anchor' in copy) (copy as { anchor?: string }).anchor = undefined;
-      return copy;
-    },
-  });
+class Aliases {
+  readonly #doc: Document;
+  /** Alias → the node it stands for; undefined when the document has no alias (the common case). */
+  #targets: Map<Alias, Node> | undefined;
+
+  constructor(doc: Document) {
+    this.#doc = doc;
+    let found = false;
+    visit(doc, {
+      Alias() {
+        found = true;
+        return visit.BREAK;
+      },
+    });
+    if (!found) return;
+    // In document order, as YAML resolves an alias: the last node with its anchor before it.
+    const byName = new Map<string, Node>();
+    const targets = new Map<Alias, Node>();
+    visit(doc, (_, node) => {
+      if (isAlias(node)) {
+        const t = byName.get(node.source);
+        if (t) targets.set(node, t);
+      } else if (anchorOf(node)) byName.set(anchorOf(node)!, node as Node);
+    });
+    this.#targets = targets;
+  }
+
+  /** The value of `pair`, made safe to change: an alias becomes a copy, aliases of it become copies. */
+  own(pair: Pair<unknown, unknown>): unknown {
+    if (!this.#targets) return pair.value;
+    if (isAlias(pair.value)) {
+      const copy = this.#copy(pair.value);
+      // `hubble: *d  # note`: a comment on a collection prints after its block; keep it on the key line.
+      if (isCollection(copy) && copy.comment && isScalar(pair.key) && !pair.key.comment) {
+        pair.key.comment = copy.comment;
+        copy.comment = undefined;
+      }
+      pair.value = copy;
+    }
+    if (isNode(pair.value)) this.#unshare(pair.value);
+    return pair.value;
+  }
+
+  /** Deletes the node at `path`, when there is one, after making what leads there and it unshared. */
+  delete(path: readonly string[]): void {
+    // Look first (through aliases) so that nothing is unshared on the way to a key that is absent.
+    let node: unknown = this.#doc.contents;
+    for (const key of path) {
+      if (isAlias(node)) node = this.#targets?.get(node);
+      if (!isMap(node)) return;
+      node = node.items.find((p) => isScalar(p.key) && p.key.value === key)?.value;
+      if (node === undefined) return;
+    }
+    let map: unknown = this.#doc.contents;
+    for (let i = 0; i < path.length; i++) {
+      if (!isMap(map)) return;
+      const pair = map.items.find((p) => isScalar(p.key) && p.key.value === path[i]);
+      if (!pair) return;
+      if (i === path.length - 1) {
+        this.own(pair);
+        map.items.splice(map.items.indexOf(pair), 1);
+        return;
+      }
+      map = this.own(pair);
+    }
+  }
+
+  /** Replaces every alias of `node`, or of a node inside it, with a copy of what it stands for. */
+  #unshare(node: Node): void {
+    const targets = this.#targets!;
+    const inside = new Set<Node>();
+    visit(node, (_, n) => {
+      if (anchorOf(n)) inside.add(n as Node);
+    });
+    if (inside.size === 0) return;
+    const copy = (a: Alias) => this.#copy(a);
+    visit(this.#doc, {
+      Alias(_, alias) {
+        const t = targets.get(alias);
+        return t && inside.has(t) ? copy(alias) : undefined;
+      },
+    });
+  }
+
+  /** What `alias` stands for, as a fresh node without anchors or aliases, with the alias's comments. */
+  #copy(alias: Alias): Node {
+    const t = this.#targets!.get(alias);
+    const out = t ? this.#expanded(t) : new Scalar(null);
+    if (alias.comment) out.comment = alias.comment;
+    if (alias.commentBefore) out.commentBefore = alias.commentBefore;
+    if (alias.spaceBefore) out.spaceBefore = true;
+    return out;
+  }
+
+  #expanded(node: Node): Node {
+    if (isAlias(node)) {
+      const t = this.#targets!.get(node);
+      return t ? this.#expanded(t) : new Scalar(null);
+    }
+    const out = node.clone() as Node;
+    if (isScalar(out) || isCollection(out)) out.anchor = undefined;
+    if (isCollection(node) && isCollection(out)) {
+      out.items = node.items.map((item) => {
+        if (!isPair(item)) return this.#expanded(item as Node);
+        const p = item.clone();
+        p.key = isNode(item.key) ? this.#expanded(item.key) : item.key;
+        p.value = isNode(item.value) ? this.#expanded(item.value) : item.value;
+        return p;
+      }) as never;
+    }
+    return out;
+  }
 }
 
 /**
@@ -402,7 +505,7 @@ function keepKeyLineComments(doc: Document, src: string): void {
       if (!isScalar(key) || !isCollection(value) || !value.commentBefore || value.commentBefore.includes('\n')) return;
       if (!key.range || !value.range || key.comment) return;
       const between = src.slice(key.range[1], value.range[0]);
-      if (/^[ \t]*:[ \t]+#[^\n]*\n/.test(between)) {
+      if (/^[ \t]*:[ \t]+(?:[&!][^ \t\n]*[ \t]+)*#[^\n]*\n/.test(between)) {
         key.comment = value.commentBefore;
         value.commentBefore = undefined;
       }

@@ -1,12 +1,12 @@
 /**
- * Reading input files (spec, values, facts) and parsing their YAML into findings instead of
+ * Reading input files (spec, values, facts) through the bounded reader and parsing their YAML into findings instead of
  * exceptions: missing, unreadable and oversized files, syntax errors with line and column.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { Document, LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import type { Finding } from '../errors.js';
+import { describeFailure, readBoundedSync, type ReadFailure } from '../util/bounded-read.js';
+import { RULES } from '../validate/catalogue.js';
 
 /** Input files larger than this are refused: a spec, values or facts file is never near it. */
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
@@ -22,62 +22,53 @@ function fileError(code: string, path: string, role: FileRole, message: string, 
   return { code, severity: 'error', path: role.findingPath, value: path, message, rule, fix };
 }
 
-function ioFinding(err: unknown, path: string, role: FileRole): Finding {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
+function readFinding(f: ReadFailure, path: string, role: FileRole): Finding {
+  if (f.kind === 'missing') {
     return fileError(
       'FILE_NOT_FOUND',
       path,
       role,
       `${role.what} ${path} does not exist`,
-      'every file the spec names must exist; relative paths resolve from the spec file\'s folder',
+      RULES.FILE_NOT_FOUND.rule,
       `create ${path}, or correct the path`,
     );
   }
-  const reason = code === 'EISDIR' ? 'it is a directory' : code ?? (err instanceof Error ? err.message : String(err));
+  if (f.kind === 'too-large') return tooLarge(path, role);
   return fileError(
     'FILE_UNREADABLE',
     path,
     role,
-    `${role.what} ${path} cannot be read (${reason})`,
-    'every file the spec names must be a readable file',
-    `make ${path} a readable regular file`,
+    `${role.what} ${path} ${describeFailure(f, MAX_INPUT_BYTES)}`,
+    RULES.FILE_UNREADABLE.rule,
+    f.kind === 'special' || f.kind === 'directory'
+      ? `point it at a regular file (a pipe, socket or device is never read: it may not end)`
+      : `make ${path} a readable regular file`,
   );
 }
 
-function tooLarge(path: string, size: number, role: FileRole): Finding {
+function tooLarge(path: string, role: FileRole): Finding {
   return fileError(
     'FILE_TOO_LARGE',
     path,
     role,
-    `${role.what} ${path} is ${size} bytes; meshform refuses input files over ${MAX_INPUT_BYTES} bytes (16 MiB)`,
-    'input files are at most 16 MiB',
+    `${role.what} ${path} is larger than ${MAX_INPUT_BYTES} bytes (16 MiB), the most meshform reads of an input file`,
+    RULES.FILE_TOO_LARGE.rule,
     `check that ${path} is the intended file`,
   );
 }
 
-/** Reads a UTF-8 text file, or returns the finding that says why not. */
+/**
+ * Reads a UTF-8 text file (a regular file of at most {@link MAX_INPUT_BYTES}, read with a bounded
+ * read), or returns the finding that says why not.
+ */
 export function readInputFileSync(path: string, role: FileRole): string | Finding {
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) return ioFinding({ code: 'EISDIR' }, path, role);
-    if (st.size > MAX_INPUT_BYTES) return tooLarge(path, st.size, role);
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    return ioFinding(err, path, role);
-  }
+  const r = readBoundedSync(path, MAX_INPUT_BYTES);
+  return r.ok ? r.bytes.toString('utf8') : readFinding(r.failure, path, role);
 }
 
-/** Async twin of {@link readInputFileSync}. */
+/** Promise form of {@link readInputFileSync}, for async callers (the read itself is synchronous). */
 export async function readInputFile(path: string, role: FileRole): Promise<string | Finding> {
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) return ioFinding({ code: 'EISDIR' }, path, role);
-    if (st.size > MAX_INPUT_BYTES) return tooLarge(path, st.size, role);
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    return ioFinding(err, path, role);
-  }
+  return readInputFileSync(path, role);
 }
 
 export interface ParsedYaml {
@@ -92,31 +83,92 @@ export interface ParsedYaml {
  */
 export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix = 'YAML'): ParsedYaml | Finding[] {
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, bytes, role)];
+  if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, role)];
   const lines = new LineCounter();
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true });
+    // No prettyErrors: they append an excerpt of the source, and a message must never echo file
+    // contents (a values file may hold secrets); the position is computed from the offset instead.
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
   } catch (err) {
-    return [syntax(codePrefix, displayPath, role, `cannot be parsed: ${err instanceof Error ? err.message : String(err)}`)];
+    return [syntax(codePrefix, displayPath, role, `cannot be parsed: ${withoutContent(err instanceof Error ? err.message : String(err))}`)];
   }
   if (doc.errors.length > 0) {
     // Later syntax errors mostly cascade from the first one; report the earliest, and say how many follow.
     const e = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0]!;
-    const pos = e.linePos?.[0];
-    const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
+    const pos = lines.linePos(e.pos[0]);
+    const where = `line ${pos.line}, column ${pos.col}`;
     const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more error(s) after it)` : '';
-    return [syntax(codePrefix, displayPath, role, `${where}: ${first}${more}`)];
+    return [syntax(codePrefix, displayPath, role, `${where}: ${withoutContent(e.message)}${more}`)];
   }
+  const size = expandedSize(doc);
+  if (size > MAX_EXPANDED_BYTES) return [expandsTooLarge(displayPath, role, size)];
   let data: unknown;
   try {
-    // Aliases are expanded by toJS; cap them so a "billion laughs" file cannot exhaust memory.
+    // The size check above bounds what aliases expand to; the alias count stays capped as well.
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    return [syntax(codePrefix, displayPath, role, `cannot be expanded: ${err instanceof Error ? err.message : String(err)}`)];
+    return [syntax(codePrefix, displayPath, role, `cannot be expanded: ${withoutContent(err instanceof Error ? err.message : String(err))}`)];
   }
   return { doc, data, lines };
+}
+
+/**
+ * The first line of a `yaml` library message without the parts that quote the source (a tag, a
+ * block scalar header, an escape sequence, a token), so that no file content reaches stderr.
+ */
+function withoutContent(message: string): string {
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/^(Invalid escape sequence).*$/, '$1')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '(…)')
+    .replace(/^([^:]*?): .*$/, '$1');
+}
+
+/**
+ * What a YAML file may expand to, aliases included: a file of at most {@link MAX_INPUT_BYTES} with
+ * one large anchor and many aliases (an "alias bomb") would otherwise cost gigabytes when copied.
+ */
+export const MAX_EXPANDED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The size of `doc` with every alias replaced by what it stands for, computed from the parsed
+ * nodes without expanding anything: an alias counts the size of its anchor's node, memoised per
+ * anchor and resolved as YAML does (the last node with that anchor before the alias). An alias
+ * inside its own anchor's node would expand without end and counts as Infinity.
+ */
+export function expandedSize(doc: Document): number {
+  const anchors = new Map<string, number>();
+  const size = (node: unknown): number => {
+    if (node === null || node === undefined) return 0;
+    if (isAlias(node)) return anchors.get(node.source) ?? 0;
+    const anchor = isScalar(node) || isCollection(node) ? node.anchor || undefined : undefined;
+    let n = 0;
+    if (isScalar(node)) {
+      n = node.range ? node.range[1] - node.range[0] : String(node.value).length;
+    } else if (isMap(node) || isSeq(node)) {
+      if (anchor) anchors.set(anchor, Infinity);
+      n = 2;
+      for (const item of node.items as unknown[]) n += 2 + (isPair(item) ? size(item.key) + size(item.value) : size(item));
+    }
+    if (anchor) anchors.set(anchor, n);
+    return n;
+  };
+  return size(doc.contents);
+}
+
+function expandsTooLarge(path: string, role: FileRole, size: number): Finding {
+  const mib = Number.isFinite(size) ? `about ${Math.ceil(size / (1024 * 1024))} MiB` : 'without end (an alias inside its own anchor)';
+  return {
+    code: 'YAML_EXPANSION_TOO_LARGE',
+    severity: 'error',
+    path: role.findingPath,
+    value: basename(path),
+    message: `${role.what} ${path}: its aliases expand to ${mib}; meshform refuses files that expand to more than 64 MiB`,
+    rule: RULES.YAML_EXPANSION_TOO_LARGE.rule,
+    fix: `write out what the aliases of ${path} repeat, or alias smaller anchors; no mesh spec, values or facts file needs this much`,
+  };
 }
 
 function syntax(prefix: string, path: string, role: FileRole, detail: string): Finding {

@@ -4,11 +4,14 @@
  * problem found along the way is collected; the caller gets one {@link MeshformError} (exit 2)
  * carrying all of them, never another exception.
  */
-import { dirname, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Finding } from '../errors.js';
 import { ExitCode, MeshformError } from '../errors.js';
 import { formatIp, parseCidr, parseIp } from '../util/cidr.js';
 import { parseCiliumVersion, rke2ChartVersion } from '../util/version.js';
+import { RULES } from '../validate/catalogue.js';
+import { credentialFindings } from './credentials.js';
 import { issuesToFindings, formatPath } from './issues.js';
 import { locate, parseYamlText, readInputFile, readInputFileSync, type FileRole, type ParsedYaml } from './input.js';
 import { clusterSchema, meshSchema, type ClusterInput, type MeshInput } from './schema.js';
@@ -28,11 +31,22 @@ const SPEC_ROLE: FileRole = { what: 'mesh spec', findingPath: '' };
  * @throws MeshformError (exit 2) with every finding when the file is missing, unreadable, too
  *   large, malformed or invalid, or names values files that are.
  */
-export async function loadSpec(path: string): Promise<MeshSpec> {
+export async function loadSpec(path: string, opts: LoadOptions = {}): Promise<MeshSpec> {
   const abs = resolve(path);
   const text = await readInputFile(abs, SPEC_ROLE);
   if (typeof text !== 'string') throw failure(abs, [text]);
-  return parseSpec(text, abs);
+  return parseSpec(text, abs, opts);
+}
+
+/** How strictly a spec's files are taken. */
+export interface LoadOptions {
+  /**
+   * Accept values files outside the spec file's folder tree (symlinks resolved). Off by default:
+   * a values file is copied into files meant for Git, so a spec must not be able to pull in
+   * `/etc/shadow` or `~/.kube/config` on its own; the person running meshform opts in
+   * (`--allow-outside-paths`), never the spec.
+   */
+  allowOutsidePaths?: boolean;
 }
 
 /**
@@ -40,7 +54,7 @@ export async function loadSpec(path: string): Promise<MeshSpec> {
  * `dirname(path)`); reads the values files it names (synchronously).
  * @throws MeshformError (exit 2) carrying all findings.
  */
-export function parseSpec(text: string, path: string): MeshSpec {
+export function parseSpec(text: string, path: string, opts: LoadOptions = {}): MeshSpec {
   const abs = resolve(path);
   const dir = dirname(abs);
   const parsed = parseYamlText(text, abs, SPEC_ROLE);
@@ -76,7 +90,7 @@ export function parseSpec(text: string, path: string): MeshSpec {
       findings.push(...issuesToFindings(r.error.issues, raw, clusterSchema, ['clusters', i]));
       return;
     }
-    clusters.push(normalizeCluster(r.data, i, dir, meshVersion, names, findings));
+    clusters.push(normalizeCluster(r.data, i, { dir, spec: abs, allowOutside: opts.allowOutsidePaths === true }, meshVersion, names, findings));
   });
 
   if (findings.length > 0 || !mesh) throw failure(abs, findings.map((f) => withLine(f, parsed)));
@@ -101,15 +115,16 @@ export function parseSpec(text: string, path: string): MeshSpec {
 function normalizeCluster(
   c: ClusterInput,
   i: number,
-  dir: string,
+  scope: ValuesScope,
   meshVersion: string,
   names: readonly (string | undefined)[],
   findings: Finding[],
 ): ClusterSpec {
   const at = (...rest: (string | number)[]) => formatPath(['clusters', i, ...rest]);
   let values: ValuesFile | undefined;
+  const dir = scope.dir;
   if (c.values !== undefined) {
-    const r = loadValuesFile(resolve(dir, c.values), at('values'));
+    const r = loadValuesFile(resolve(dir, c.values), at('values'), scope);
     if (Array.isArray(r)) findings.push(...r);
     else values = r;
   }
@@ -212,16 +227,32 @@ function normalizeEndpoint(e: ClusterInput['endpoint'], i: number, findings: Fin
   return out;
 }
 
+/** Where a spec's values files may come from. */
+export interface ValuesScope {
+  /** The spec file's folder. */
+  dir: string;
+  /** The spec file, for fixes. */
+  spec: string;
+  allowOutside: boolean;
+}
+
 /**
  * Reads and parses a values file (comments kept in `doc`), or returns the findings that say why
- * not, at `findingPath`.
+ * not, at `findingPath`: also when it lies outside `scope.dir` (unless allowed) or holds private
+ * keys or kubeconfig credentials.
  */
-export function loadValuesFile(absPath: string, findingPath: string): ValuesFile | Finding[] {
+export function loadValuesFile(absPath: string, findingPath: string, scope?: ValuesScope): ValuesFile | Finding[] {
   const role: FileRole = { what: 'values file', findingPath };
+  if (scope && !scope.allowOutside) {
+    const outside = outsideFinding(absPath, scope.dir, findingPath);
+    if (outside) return [outside];
+  }
   const text = readInputFileSync(absPath, role);
   if (typeof text !== 'string') return [text];
   const parsed = parseYamlText(text, absPath, role, 'VALUES');
   if (Array.isArray(parsed)) return parsed;
+  const secrets = credentialFindings(parsed, absPath, findingPath, scope?.spec ?? 'mesh.yaml');
+  if (secrets.length > 0) return secrets;
   const data = parsed.data ?? {};
   if (!isMap(data)) {
     return [
@@ -237,6 +268,39 @@ export function loadValuesFile(absPath: string, findingPath: string): ValuesFile
     ];
   }
   return { path: absPath, text, doc: parsed.doc, data };
+}
+
+/** True when `path` is `dir` or lies below it. */
+function within(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * The finding for a values file outside the spec's folder tree, judged after resolving symlinks
+ * (a link inside the folder pointing out counts as outside); a missing file by its path.
+ */
+function outsideFinding(absPath: string, dir: string, findingPath: string): Finding | undefined {
+  let target = absPath;
+  let inside: boolean;
+  try {
+    target = realpathSync(absPath);
+    inside = within(realpathSync(dir), target);
+  } catch {
+    // Missing: judged by its path; the read then reports it.
+    inside = within(dir, absPath);
+  }
+  if (inside) return undefined;
+  const resolved = target !== absPath ? ` (${target})` : '';
+  return {
+    code: 'VALUES_OUTSIDE_SPEC_FOLDER',
+    severity: 'error',
+    path: findingPath,
+    value: absPath,
+    message: `values file ${absPath}${resolved} lies outside the spec file's folder ${dir}; it would be copied into files meant for Git`,
+    rule: RULES.VALUES_OUTSIDE_SPEC_FOLDER.rule,
+    fix: `copy the values file into ${dir} and point values: there, or run meshform with --allow-outside-paths if this file is meant to be published`,
+  };
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {

@@ -18,8 +18,12 @@ export function parseCiliumVersion(text: string): CiliumVersion | undefined {
   return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), raw: text.trim() };
 }
 
-/** Oldest minor meshform supports, and newest minor whose chart form it knows. */
-export const MIN_MINOR = 14;
+/**
+ * Oldest minor meshform supports, and newest minor whose chart form it knows. 1.15 is the oldest
+ * chart the output was checked against, and the first with keys meshform always renders
+ * (`clustermesh.maxConnectedClusters`, `clustermesh.apiserver.tls.authMode`); 1.14 and older are refused.
+ */
+export const MIN_MINOR = 15;
 export const NEWEST_KNOWN_MINOR = 19;
 
 /**

@@ -20,6 +20,7 @@ export const RULES = {
   FILE_NOT_FOUND: e('input', "every file the spec names must exist; relative paths resolve from the spec file's folder"),
   FILE_UNREADABLE: e('input', 'every file the spec names must be a readable regular file'),
   FILE_TOO_LARGE: e('input', 'input files are at most 16 MiB'),
+  YAML_EXPANSION_TOO_LARGE: e('input', 'a YAML input file expands to at most 64 MiB with its aliases expanded (an alias counts the size of its anchor)'),
   YAML_SYNTAX: e('input', 'the mesh spec is one well-formed YAML document without duplicate keys'),
   VALUES_SYNTAX: e('input', 'a values file is one well-formed YAML document without duplicate keys'),
   FACTS_SYNTAX: e('input', 'a facts file is one well-formed YAML or JSON document without duplicate keys'),
@@ -31,6 +32,8 @@ export const RULES = {
   SPEC_INVALID_VALUE: e('input', 'enumerated fields take one of their listed values'),
   SPEC_OUT_OF_RANGE: e('input', 'numbers and lists stay within their documented bounds'),
   MESH_NAME_INVALID: e('input', 'the mesh name is a DNS label: lower-case letters, digits and "-", at most 63 characters'),
+  USAGE_CN: e('input', 'ca init --cn is one line of printable text, 1 to 64 characters'),
+  MESHFORM_NOW_INVALID: e('input', 'MESHFORM_NOW, when set, is an ISO 8601 time with a time zone (YYYY-MM-DDTHH:MM:SSZ)'),
   NODEPORT_RANGE_INVALID: e('input', 'nodePortRange is "MIN-MAX" with 1 ≤ MIN ≤ MAX ≤ 65535'),
   CIDR_INVALID: e('cidrs', 'a CIDR is <IPv4 or IPv6 address>/<prefix length>'),
   CIDR_NOT_CANONICAL: e('cidrs', 'a CIDR names its block by the first address: no host bits may be set'),
@@ -80,6 +83,9 @@ export const RULES = {
   ENDPOINT_IP_DUPLICATE: e('endpoints', 'an endpoint lists each IP once'),
 
   // Values files.
+  VALUES_OUTSIDE_SPEC_FOLDER: e('values', "a values file lies inside the spec file's folder tree, symlinks resolved (meshform --allow-outside-paths lifts this)"),
+  VALUES_PRIVATE_KEY: e('values', 'a values file holds no private key, PEM or base64 of PEM (tls.ca.key: use meshform ca import); values are copied into files meant for Git'),
+  VALUES_KUBECONFIG_CREDENTIALS: e('values', 'a values file holds no kubeconfig credentials (client-key-data; token, password, client-key of a kind: Config users entry)'),
   VALUES_POD_CIDR_MISMATCH: e('values', "the values' global.clusterCIDR (set by RKE2) equals the spec's podCIDR"),
   VALUES_SERVICE_CIDR_MISMATCH: e('values', "the values' global.serviceCIDR (set by RKE2) equals the spec's serviceCIDR"),
 
@@ -102,13 +108,18 @@ export const RULES = {
   FACTS_SERVICE_CIDR_MISMATCH: e('facts', "the spec's serviceCIDR equals the service-cidr RKE2 runs with (HelmChart global.serviceCIDR)"),
 
   // TLS.
+  CA_CERT_BUNDLE: e('tls', 'ca.cert holds exactly one certificate, the shared CA (a bundle would be cut to its first)'),
+  CA_KEY_WEAK: e('tls', 'an RSA CA key has at least 2048 bits (render, validate and ca import alike)'),
+  CA_KEY_PERMISSIONS: w('tls', 'the CA key file is readable by its owner only (0600)'),
+  CA_DIR_PERMISSIONS: w('tls', 'the folders of the CA files are not writable by group or others'),
   CA_MISSING: e('tls', 'certificate methods provided and helm need the shared CA (ca.cert, ca.key)'),
   DOMAIN_INVALID: e('tls', 'domain is a DNS name: labels of a-z, 0-9 and "-", each ≤ 63 characters, ≤ 253 in all'),
   SAN_NOT_COVERED: e('tls', "a peer's dialled address is covered by its server certificate's SANs"),
   CERT_RENEW_WINDOW: e('certificates', 'renewBeforeDays is shorter than validityDays'),
 
   // Versions.
-  VERSION_TOO_OLD: e('versions', 'every cluster runs Cilium ≥ 1.14'),
+  VERSION_TOO_OLD: e('versions', 'every cluster runs Cilium ≥ 1.15: meshform renders 1.15–1.19 (older charts lack clustermesh.maxConnectedClusters and apiserver.tls.authMode)'),
+  RKE2_VERSION_INVALID: e('versions', 'rke2Version is the version RKE2 reports, vMAJOR.MINOR.PATCH+rke2rN (e.g. v1.32.5+rke2r1)'),
   VERSION_SKEW: e('versions', 'Cilium versions across the mesh are at most one minor apart'),
   VERSION_UNKNOWN_NEWER: w('versions', 'Cilium minors newer than meshform knows (> 1.19) are rendered in the newest known form'),
   CHART_VERSION_MISMATCH: e('versions', 'the chart version matches the Cilium version (1.15.5 ↔ 1.15.5xx, or 1.15.5 upstream)'),

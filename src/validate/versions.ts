@@ -1,4 +1,4 @@
-/** Version rules (DESIGN.md §5): parse, ≥ 1.14, at most one minor apart, chart ↔ Cilium. */
+/** Version rules (DESIGN.md §5): parse, ≥ 1.15 (see MIN_MINOR), at most one minor apart, chart ↔ Cilium, RKE2 version form. */
 import { MIN_MINOR, NEWEST_KNOWN_MINOR, featuresOf, parseCiliumVersion, rke2ChartVersion, type CiliumVersion } from '../util/version.js';
 import { cpath, type Rule } from './context.js';
 
@@ -8,10 +8,22 @@ export function chartMatches(chart: CiliumVersion, v: CiliumVersion): boolean {
   return chart.patch === v.patch || Math.floor(chart.patch / 100) === v.patch;
 }
 
+/** `v1.32.5+rke2r1` as RKE2 reports it; `v` and the `+rke2rN` build are optional. */
+const RKE2_VERSION = /^v?\d+\.\d+\.\d+(?:\+rke2r\d+)?$/;
+
 export const checkVersions: Rule = (spec, _ctx, out) => {
   const parsed: { i: number; v: CiliumVersion }[] = [];
   const reported = new Set<string>();
   for (const c of spec.clusters) {
+    if (c.rke2Version !== undefined && !RKE2_VERSION.test(c.rke2Version.trim())) {
+      out.add(
+        'RKE2_VERSION_INVALID',
+        cpath(c, 'rke2Version'),
+        c.rke2Version,
+        `${JSON.stringify(c.rke2Version)} is not an RKE2 version; it decides whether the HelmChartConfig can carry the keys through valuesSecrets`,
+        'write the version the cluster runs as vMAJOR.MINOR.PATCH+rke2rN, e.g. v1.32.5+rke2r1 (kubectl get nodes shows it), or leave rke2Version out (discover reads it)',
+      );
+    }
     // A version inherited from cilium.version is reported once, at cilium.version.
     const inherited = c.ciliumVersion === spec.cilium.version;
     const p = inherited ? 'cilium.version' : cpath(c, 'ciliumVersion');
@@ -29,7 +41,7 @@ export const checkVersions: Rule = (spec, _ctx, out) => {
     }
     parsed.push({ i: c.index, v });
     if (v.major < 1 || (v.major === 1 && v.minor < MIN_MINOR)) {
-      once('old', () => out.add('VERSION_TOO_OLD', p, c.ciliumVersion, `Cilium ${c.ciliumVersion} is older than 1.${MIN_MINOR}, the oldest version meshform supports`, `upgrade Cilium to 1.${MIN_MINOR} or newer first`));
+      once('old', () => out.add('VERSION_TOO_OLD', p, c.ciliumVersion, `Cilium ${c.ciliumVersion} is older than 1.${MIN_MINOR}, the oldest version meshform supports`, `meshform renders Cilium 1.${MIN_MINOR}–1.${NEWEST_KNOWN_MINOR} (newer minors with a warning): upgrade Cilium to 1.${MIN_MINOR} or newer first`));
     } else if (featuresOf(v).unknownNewer) {
       once('new', () => out.add('VERSION_UNKNOWN_NEWER', p, c.ciliumVersion, `Cilium ${c.ciliumVersion} is newer than 1.${NEWEST_KNOWN_MINOR}, the newest minor meshform knows; values are rendered in the 1.${NEWEST_KNOWN_MINOR} form`, 'check the rendered values against the chart of that version'));
     }

@@ -215,3 +215,15 @@ test('objectsFromYaml rejects documents that are not objects meshform applies', 
   assert.throws(() => objectsFromYaml('kind: Pod\nmetadata: {name: x}\n---\nfoo: bar\n'), /not an object meshform can apply/);
   assert.equal(objectsFromYaml('---\n# only a comment\n').length, 0);
 });
+
+test('apply --method helm reads rendered values that keep many of the user\'s aliases (more than the yaml default of 100)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
+  const values = join(dir, 'v.yaml');
+  writeFileSync(values, `a: &a 1\nl: [${Array.from({ length: 150 }, () => '*a').join(', ')}]\n`);
+  const c = cluster('mesh01');
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values], chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
+    method: 'helm', helmRunner: async () => ({ code: 1, stdout: '', stderr: 'Error: stop here' }), now: () => 0, sleep: async () => {},
+  });
+  // Reaching helm shows the values were read; with the yaml default (100) it fails with "Excessive alias count".
+  assert.match(r.clusters[0]?.error?.message ?? '', /helm upgrade rke2-cilium failed: Error: stop here/);
+});

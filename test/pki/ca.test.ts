@@ -98,8 +98,9 @@ test('loadCa reads files and turns missing files and bad CAs into exit-2 errors 
   const a = await createCa({ algorithm: 'ecdsa-p256', validityDays: 365, now: T0 });
   const b = await createCa({ algorithm: 'ecdsa-p256', validityDays: 365, now: T0 });
   await writeFile(join(dir, 'ca.crt'), a.certPem);
-  await writeFile(join(dir, 'ca.key'), a.key.reveal());
-  await writeFile(join(dir, 'other.key'), b.key.reveal());
+  // Key files 0600, as meshform writes them (looser ones add a CA_KEY_PERMISSIONS warning).
+  await writeFile(join(dir, 'ca.key'), a.key.reveal(), { mode: 0o600 });
+  await writeFile(join(dir, 'other.key'), b.key.reveal(), { mode: 0o600 });
 
   const ca = await loadCa({ cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') }, T0);
   assert.equal(ca.subject, 'CN=Cilium CA');

@@ -188,6 +188,17 @@ const cases: Case[] = [
     },
   },
   {
+    // 1.14 was accepted before, though its chart lacks keys meshform renders.
+    code: 'VERSION_TOO_OLD',
+    path: 'cilium.version',
+    mutate: (s) => {
+      s.cilium.version = '1.14.12';
+      for (const c of s.clusters) [c.ciliumVersion, c.chartVersion] = ['1.14.12', '1.14.1200'];
+    },
+  },
+  { code: 'RKE2_VERSION_INVALID', path: 'clusters[1].rke2Version', mutate: (s) => void (c1(s).rke2Version = 'latest') },
+  { code: 'RKE2_VERSION_INVALID', path: 'clusters[0].rke2Version', mutate: (s) => void (c0(s).rke2Version = 'v1.32+rke2r1') },
+  {
     code: 'VERSION_SKEW',
     path: 'clusters[1].ciliumVersion',
     mutate: (s) => void ([c1(s).ciliumVersion, c1(s).chartVersion] = ['1.17.2', '1.17.200']),
@@ -267,9 +278,12 @@ for (const c of cases) {
 
 test('every validator code in the catalogue has a test case or is a load-time code', () => {
   const loadOnly = new Set([
-    'FILE_NOT_FOUND', 'FILE_UNREADABLE', 'FILE_TOO_LARGE', 'YAML_SYNTAX', 'VALUES_SYNTAX', 'FACTS_SYNTAX', 'SPEC_NOT_A_MAP',
+    'FILE_NOT_FOUND', 'FILE_UNREADABLE', 'FILE_TOO_LARGE', 'YAML_EXPANSION_TOO_LARGE', 'YAML_SYNTAX', 'VALUES_SYNTAX', 'FACTS_SYNTAX', 'SPEC_NOT_A_MAP',
     'VALUES_NOT_A_MAP', 'SPEC_UNKNOWN_KEY', 'SPEC_REQUIRED', 'SPEC_TYPE', 'SPEC_INVALID_VALUE', 'SPEC_OUT_OF_RANGE',
     'MESH_NAME_INVALID', 'NODEPORT_RANGE_INVALID', 'ENDPOINT_TYPE_AMBIGUOUS', 'ENDPOINT_TYPE_MISMATCH',
+    'VALUES_OUTSIDE_SPEC_FOLDER', 'VALUES_PRIVATE_KEY', 'VALUES_KUBECONFIG_CREDENTIALS', 'USAGE_CN', 'MESHFORM_NOW_INVALID',
+    // CA checks (src/pki/ca.ts, tested in test/pki/).
+    'CA_CERT_BUNDLE', 'CA_KEY_WEAK', 'CA_KEY_PERMISSIONS', 'CA_DIR_PERMISSIONS',
   ]);
   const tested = new Set(cases.map((c) => c.code));
   // The output folder's codes are the writer's, tested in test/write.
