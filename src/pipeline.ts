@@ -5,6 +5,7 @@
 import { ExitCode, MeshformError } from './errors.js';
 import type { Facts } from './kube/facts.js';
 import { clusterLeafRequests, issueLeaves } from './pki/leaf.js';
+import { serverCertNames } from './pki/names.js';
 import { certStoreFiles } from './pki/store.js';
 import type { CaMaterial, ClusterCerts, IssuedCert, LeafKind } from './pki/types.js';
 import { planMesh } from './plan/plan.js';
@@ -55,18 +56,11 @@ export async function renderFromSpec(
     }
     const requests = spec.clusters.flatMap((c) => {
       const v = parseCiliumVersion(c.ciliumVersion);
-      const authMode = spec.authMode;
       return clusterLeafRequests({
         cluster: c.name,
-        domain: spec.domain,
-        namespace: spec.cilium.namespace,
-        authMode,
+        server: serverCertNames(c, spec),
+        authMode: spec.authMode,
         localCert: v ? featuresOf(v).localCert : false,
-        extraDnsNames: [
-          ...(c.endpoint.type === 'LoadBalancer' && c.endpoint.address ? [c.endpoint.address] : []),
-          ...c.tls.extraDnsNames,
-        ],
-        extraIpAddresses: c.tls.extraIpAddresses,
       });
     });
     const issued = await issueLeaves(requests, opts.ca, {

@@ -91,6 +91,7 @@ export const RULES = {
   CA_MISSING: e('tls', 'certificate methods provided and helm need the shared CA (ca.cert, ca.key)'),
   DOMAIN_INVALID: e('tls', 'domain is a DNS name: labels of a-z, 0-9 and "-", each ≤ 63 characters, ≤ 253 in all'),
   SAN_NOT_COVERED: e('tls', "a peer's dialled address is covered by its server certificate's SANs"),
+  SAN_INVALID: e('tls', 'server certificate names are DNS names (labels of a-z, 0-9 and -, optionally starting with *.) or IP addresses'),
   CERT_RENEW_WINDOW: e('certificates', 'renewBeforeDays is shorter than validityDays'),
 
   // Versions.

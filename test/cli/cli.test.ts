@@ -201,3 +201,30 @@ test('validate --facts runs the live rules offline: a control-plane IP as a peer
   assert.equal(r.code, 2);
   await assert.rejects(stat(join(dir, 'out')), 'nothing written');
 });
+
+test('a LoadBalancer address (DNS name or IP) is covered by its certificate: validate, CLI and library, reports no SAN_NOT_COVERED', async () => {
+  const { prepare } = await import('../../src/prepare.js');
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const golden = join(ROOT, 'test/fixtures/golden');
+  const dir = await mkdtemp(join(tmpdir(), 'meshform-lb-'));
+  const spec = (await readFile(join(golden, 'loadbalancer/mesh.yaml'), 'utf8'))
+    .replace('ca: {cert: ../_pki/ca.crt, key: ../_pki/ca.key}', `ca: {cert: ${join(golden, '_pki/ca.crt')}, key: ${join(golden, '_pki/ca.key')}}`)
+    .replace('endpoint: {loadBalancerIP: 203.0.113.10}', 'endpoint: {address: 203.0.113.10, port: 2379}');
+  await writeFile(join(dir, 'lb-ip.yaml'), spec);
+  const now = '2027-06-01T00:00:00.000Z';
+  for (const file of [join(golden, 'loadbalancer/mesh.yaml'), join(dir, 'lb-ip.yaml')]) {
+    const r = meshform(['validate', file, '-o', 'json'], { env: { MESHFORM_NOW: now } });
+    const report = JSON.parse(r.stdout) as { ok: boolean; findings: Array<{ code: string }> };
+    assert.deepEqual(report.findings.filter((f) => f.code.startsWith('SAN_')), [], file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lib = await prepare(file, { now: new Date(now) });
+    assert.deepEqual(lib.findings.map((f) => f.code), [], file);
+  }
+  // The rendered values carry the IP address as an IP SAN (the chart's extraIpAddresses), not as a DNS name.
+  const out = meshform(['render', join(dir, 'lb-ip.yaml'), '--out', join(dir, 'out'), '--targets', 'values'], { env: { MESHFORM_NOW: now } });
+  assert.equal(out.code, 0, out.stderr);
+  const red = await readFile(join(dir, 'out/values/red.yaml'), 'utf8');
+  assert.match(red, /extraIpAddresses:\n\s+- 203\.0\.113\.10/);
+  assert.doesNotMatch(red, /extraDnsNames:\n(\s+- .*\n)*\s+- 203\.0\.113\.10/);
+});

@@ -168,13 +168,9 @@ const cases: Case[] = [
   {
     code: 'SAN_NOT_COVERED',
     path: 'clusters[1].endpoint.address',
-    mutate: (s) => void (c1(s).endpoint = { type: 'LoadBalancer', address: 'cm.example.net', port: 2379 }),
+    mutate: (s) => void (c1(s).endpoint = { type: 'LoadBalancer', address: 'cm_lb..example.net', port: 2379 }),
   },
-  {
-    code: 'SAN_NOT_COVERED',
-    path: 'clusters[1].endpoint.address',
-    mutate: (s) => void (c1(s).endpoint = { type: 'LoadBalancer', address: '198.51.100.9', port: 2379 }),
-  },
+  { code: 'SAN_INVALID', path: 'clusters[1].tls.extraDnsNames[1]', mutate: (s) => void (c1(s).tls.extraDnsNames = ['ok.example.net', 'not a name']) },
   { code: 'CERT_RENEW_WINDOW', path: 'certificates.renewBeforeDays', mutate: (s) => void (s.certificates.renewBeforeDays = 2000) },
   // versions
   { code: 'VERSION_INVALID', path: 'clusters[1].ciliumVersion', mutate: (s) => void (c1(s).ciliumVersion = '1.15') },
@@ -294,6 +290,17 @@ test('NodePorts may repeat when every involved cluster runs 1.19+', () => {
   c0(s).ciliumVersion = '1.18.4';
   c0(s).chartVersion = '1.18.400';
   assert.deepEqual(validateSpec(s, { now }).map((f) => f.code), ['NODEPORT_DUPLICATE']);
+});
+
+test('SANs: a LoadBalancer address (DNS name or IP) is covered by the certificate meshform issues', () => {
+  // The certificate and the rendered values carry the address (serverCertNames), so validate must not flag it.
+  const s = buildSpec(2);
+  c1(s).endpoint = { type: 'LoadBalancer', address: 'cm.example.net', port: 2379 };
+  assert.deepEqual(validateSpec(s, { now }), []);
+  c1(s).endpoint = { type: 'LoadBalancer', address: '198.51.100.9', port: 2379 };
+  assert.deepEqual(validateSpec(s, { now }), []);
+  c1(s).endpoint = { type: 'LoadBalancer', loadBalancerIP: '198.51.100.9', port: 2379 };
+  assert.deepEqual(validateSpec(s, { now }), []);
 });
 
 test('SANs: a custom address is covered by extraDnsNames, wildcards and extraIpAddresses', () => {
