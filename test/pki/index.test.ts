@@ -207,9 +207,8 @@ test('pool: a batch without an answer fails the run instead of hanging', async (
     keyAlgorithm: 'ecdsa-p256',
   };
   const jobs: Job[] = requests(Array.from({ length: 16 }, (_, i) => `c${i}`)).map((request) => ({ request }));
-  const t = performance.now();
+  // A hang would show as the test runner's own timeout; no wall-clock assertion here.
   await assert.rejects(runJobs(setup, jobs, 2, { batchTimeoutMs: 1 }), /no answer/);
-  assert.ok(performance.now() - t < 10_000);
   // And with time to answer, the same jobs all complete.
   const ok = await runJobs(setup, jobs, 2);
   assert.ok(ok.every((r) => r !== null && !r.reused));

@@ -344,7 +344,7 @@ test('findings are sorted naturally by path, then code', () => {
   );
 });
 
-test('a 511-cluster mesh validates clean (and quickly)', () => {
+test('a 511-cluster mesh validates clean', () => {
   const s = buildSpec(511, 511);
   assert.deepEqual(validateSpec(s, { now }), []);
   for (const c of s.clusters) c.podCIDRs = ['10.42.0.0/16'];
