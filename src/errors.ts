@@ -22,17 +22,18 @@ export interface Finding {
   fix: string;
 }
 
-/** Exit codes, documented in the README. */
+/** Exit codes; which outcome gets which is decided in exit.ts (the policy, documented in --help and the README). */
 export const ExitCode = {
   ok: 0,
   findings: 1,
   input: 2,
   cluster: 3,
+  internal: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /**
- * An error meant for the user: unusable input (exit 2) or an I/O / cluster failure (exit 3).
+ * An error meant for the user: findings (exit 1), unusable input (exit 2) or an I/O / cluster failure (exit 3).
  * The CLI prints `findings` (or the message) and exits with `exitCode`; never a stack trace.
  */
 export class MeshformError extends Error {

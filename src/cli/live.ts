@@ -6,8 +6,10 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
-import { prepare, type Prepared } from '../prepare.js';
+import { MeshformError, hasErrors, type Finding } from '../errors.js';
+import { exitCodeFor, worstExitCode } from '../exit.js';
+import type { Prepared } from '../prepare.js';
+import { preparedOrExit } from './spec.js';
 import { connectSpec, type ConnectFlags, type ConnectedCluster } from '../kube/connect.js';
 import { NodeClusterClient } from '../kube/node-client.js';
 import { discoverAll, duplicateClusterFindings, identityFindings } from '../discover/discover.js';
@@ -64,24 +66,9 @@ function connectFlags(flags: LiveFlags): ConnectFlags {
   };
 }
 
-/** Loads and validates the spec offline; input errors end the command before any cluster is touched. */
-async function prepareOrExit(io: Io, specPath: string): Promise<Prepared | number> {
-  try {
-    const p = await prepare(specPath, { now: io.now() });
-    if (hasErrors(p.findings)) {
-      io.err(formatFindings(p.findings));
-      io.err(`meshform: ${specPath} is not valid: no cluster was touched`);
-      return ExitCode.input;
-    }
-    return p;
-  } catch (err) {
-    if (err instanceof MeshformError && err.findings.length > 0) {
-      io.err(formatFindings(err.findings));
-      io.err(`meshform: ${specPath} cannot be used: no cluster was touched`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+/** Loads and validates the spec offline; a spec that cannot be used ends the command before any cluster is touched. */
+function prepareOrExit(io: Io, specPath: string): Promise<Prepared | number> {
+  return preparedOrExit(io, specPath, { refusal: 'no cluster was touched' });
 }
 
 interface Live {
@@ -148,8 +135,8 @@ export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags 
     await writeOutput(dirname(file), [{ path: basename(file), content: text, secret: false }], { manifest: false });
     io.err(`facts written to ${opts.save} (use: meshform validate ${specPath} --facts ${opts.save})`);
   } else io.out(text);
-  if (live.failed.size) return ExitCode.cluster;
-  return hasErrors(live.findings) ? ExitCode.findings : ExitCode.ok;
+  if (live.failed.size) return exitCodeFor('cluster');
+  return exitCodeFor(hasErrors(live.findings) ? 'findings' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,7 +181,7 @@ export async function initCommand(
   if (failures.length) {
     reportFailures(io, new Map(failures.map((f) => [f.cluster, f.error])));
     io.err('meshform: init needs every cluster: nothing was written');
-    return ExitCode.cluster;
+    return exitCodeFor('cluster');
   }
   const r = initSpecFromFacts(
     opts.context.map((context) => ({ fallbackName: context, context, kubeconfig: kubeconfig ? relative(outDir, kubeconfig) : undefined, facts: facts.clusters[context] ?? {} })),
@@ -206,7 +193,7 @@ export async function initCommand(
   io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
   io.out(`Next: meshform ca init --spec ${join(opts.out, 'mesh.yaml')}   (or ca import the cluster's existing cilium-ca)`);
   io.out(`      meshform validate ${join(opts.out, 'mesh.yaml')} && meshform render ${join(opts.out, 'mesh.yaml')} --out ${join(opts.out, 'out')}`);
-  return hasErrors(r.findings) ? ExitCode.findings : ExitCode.ok;
+  return exitCodeFor(hasErrors(r.findings) ? 'findings' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,14 +264,14 @@ export async function applyCommand(
   if (meshWide.length) {
     io.err(formatFindings(meshWide));
     io.err('meshform: the mesh as a whole fails the live checks: no cluster was touched');
-    return ExitCode.input;
+    return exitCodeFor('findings');
   }
   const chosen = p.spec.clusters.filter((c) => !only || only.includes(c.name)).map((c) => c.name);
   const blocking = live.findings.filter((f) => f.severity === 'error' && clustersBlockedBy(p.spec, f.path).some((c) => chosen.includes(c)));
   if (blocking.length && chosen.every((c) => blocking.some((f) => clustersBlockedBy(p.spec, f.path).includes(c)))) {
     io.err(formatFindings(blocking));
     io.err(`meshform: ${chosen.join(', ')} ${chosen.length === 1 ? 'fails' : 'fail'} the live checks: no cluster was touched`);
-    return ExitCode.input;
+    return exitCodeFor('findings');
   }
   const warnings = live.findings.filter((f) => f.severity === 'warning');
   if (warnings.length) io.err(formatFindings(warnings));
@@ -353,7 +340,8 @@ export async function applyCommand(
     if (!opts.dryRun && result.failed.length === 0) io.out(`Next: meshform status ${specPath} --wait`);
     if (result.failed.length) io.out(`Re-run the same command once ${result.failed.join(', ')} ${result.failed.length === 1 ? 'is' : 'are'} fixed: clusters already done stay unchanged.`);
   }
-  return result.failed.length ? ExitCode.cluster : ExitCode.ok;
+  // A cluster held back by its findings is 1, one that failed to apply 3; the worst decides.
+  return worstExitCode(result.clusters.map((c) => (c.outcome !== 'failed' ? exitCodeFor('ok') : c.error ? c.error.exitCode : exitCodeFor('cluster'))));
 }
 
 export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { out: string; output: OutputFormat }): Promise<number> {
@@ -388,8 +376,8 @@ export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { 
       }
     }
   }
-  if (result.clusters.some((c) => c.error)) return ExitCode.cluster;
-  return result.drift ? ExitCode.findings : ExitCode.ok;
+  if (result.clusters.some((c) => c.error)) return exitCodeFor('cluster');
+  return exitCodeFor(result.drift ? 'drift' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,8 +410,8 @@ export async function statusCommand(
     if (r.timedOut) io.err(`meshform: not ready after ${opts.timeout}; run meshform doctor ${specPath} for causes and fixes`);
   } else status = await collect();
   io.out(opts.output === 'json' ? formatStatusJson(status) : formatStatusTable(status, { detail: opts.detail }).trimEnd());
-  if (status.clusters.some((c) => c.error)) return ExitCode.cluster;
-  return status.ready ? ExitCode.ok : ExitCode.findings;
+  if (status.clusters.some((c) => c.error)) return exitCodeFor('cluster');
+  return exitCodeFor(status.ready ? 'ok' : 'not-ready');
 }
 
 export async function doctorCommand(
@@ -447,5 +435,7 @@ export async function doctorCommand(
   );
   if (opts.output === 'json') io.out(JSON.stringify(report, (k, v) => (k === 'key' ? undefined : v), 2));
   else io.out(formatDoctorReport(report).trimEnd());
-  return report.healthy ? ExitCode.ok : ExitCode.findings;
+  // A cluster doctor cannot read is a cluster failure, as in status and discover.
+  if (report.findings.some((f) => f.code === 'CLUSTER_ACCESS')) return exitCodeFor('cluster');
+  return exitCodeFor(report.healthy ? 'ok' : 'unhealthy');
 }

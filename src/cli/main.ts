@@ -1,9 +1,10 @@
 /**
  * The `meshform` command line: thin wiring from flags to the library; one top-level handler maps
- * errors to messages and exit codes (0 ok, 1 findings, 2 usage or input error, 3 cluster/IO failure).
+ * errors to messages, and exit.ts maps outcomes to exit codes (EXIT_CODES_HELP).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, MeshformError } from '../errors.js';
+import { MeshformError } from '../errors.js';
+import { EXIT_CODES_HELP, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
 import { validateCommand } from './validate.js';
 import { renderCommand } from './render.js';
@@ -31,7 +32,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`);
 
   program
     .command('validate')
@@ -178,7 +180,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  let code: number = ExitCode.ok;
+  let code: number = exitCodeFor('ok');
   const program = buildProgram(io, (c) => {
     code = c;
   });
@@ -193,17 +195,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 export function handleError(io: Io, err: unknown): number {
   if (err instanceof CommanderError) {
     // Help and version are successful exits; everything else commander rejects is a usage error.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
-    return ExitCode.input;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exitCodeFor('ok');
+    return exitCodeFor('usage');
   }
   if (err instanceof MeshformError) {
     if (err.findings.length > 0) io.err(formatFindings(err.findings));
     else io.err(`meshform: ${err.message}`);
-    return err.exitCode;
+    return exitCodeForError(err);
   }
   const message = err instanceof Error ? err.message : String(err);
-  io.err(`meshform: internal error: ${message}`);
+  io.err(`meshform: internal error, please report: ${message}`);
   if (io.env.MESHFORM_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
-  io.err('This is a bug in meshform; please report it with the command you ran (never include key files).');
-  return ExitCode.cluster;
+  else io.err('This is a bug in meshform; please report it with the command you ran (never include key files); MESHFORM_DEBUG=1 shows the stack.');
+  return exitCodeForError(err);
 }

@@ -1,6 +1,7 @@
 import { relative, resolve } from 'node:path';
-import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
-import { prepare } from '../prepare.js';
+import { MeshformError, type Finding } from '../errors.js';
+import { exitCodeFor } from '../exit.js';
+import { preparedOrExit } from './spec.js';
 import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
 import { writeOutput, type WriteResult } from '../write/atomic.js';
@@ -64,23 +65,9 @@ export async function renderCommand(
 ): Promise<number> {
   const targets = parseTargets(opts.targets);
   const now = io.now();
-  let prepared;
-  try {
-    prepared = await prepare(specPath, { factsPath: opts.facts, now });
-  } catch (err) {
-    if (err instanceof MeshformError && err.findings.length > 0) {
-      io.err(formatFindings(err.findings));
-      io.err(`meshform: ${specPath} cannot be used: nothing was written to ${opts.out}`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+  const prepared = await preparedOrExit(io, specPath, { factsPath: opts.facts, refusal: `nothing was written to ${opts.out}` });
+  if (typeof prepared === 'number') return prepared;
   const { spec, ca, facts, findings } = prepared;
-  if (hasErrors(findings)) {
-    io.err(formatFindings(findings));
-    io.err(`meshform: ${specPath} is not valid: nothing was written to ${opts.out}`);
-    return ExitCode.input;
-  }
   const outDir = resolve(io.cwd, opts.out);
   const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
   const { plan, files } = await renderFromSpec(spec, { ca, facts, existing, now, targets });
@@ -89,7 +76,7 @@ export async function renderCommand(
 
   if (opts.output === 'json') {
     io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings), null, 2));
-    return ExitCode.ok;
+    return exitCodeFor('ok');
   }
   if (warnings.length > 0) io.err(formatFindings(warnings));
   const links = plan.clusters.reduce((n, c) => n + c.peers.length, 0);
@@ -145,5 +132,5 @@ export async function renderCommand(
   }
   lines.push(`Check again any time: meshform validate ${specPath}`);
   io.out(lines.join('\n'));
-  return ExitCode.ok;
+  return exitCodeFor('ok');
 }
