@@ -3,12 +3,15 @@
  * (`clusters[1].podCIDR`), the offending value, the rule that was broken and the fix.
  */
 
+import type { FindingCode } from './validate/catalogue.js';
+
 export type Severity = 'error' | 'warning';
+export type { FindingCode };
 
 /** One problem found in a spec, a values file, a facts file or the CA. */
 export interface Finding {
-  /** Stable machine-readable code, e.g. `CIDR_OVERLAP`, `ID_DUPLICATE`. */
-  code: string;
+  /** Stable machine-readable code from the catalogue (src/validate/catalogue.ts), e.g. `ID_DUPLICATE`. */
+  code: FindingCode;
   severity: Severity;
   /** Path into the spec, e.g. `clusters[1].endpoint.nodePort`; `` for the whole file. */
   path: string;

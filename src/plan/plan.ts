@@ -34,7 +34,7 @@ function valuesFromFacts(data: Record<string, unknown> | undefined): ValuesFile 
   return { path: '', text: doc.toString({ lineWidth: 0 }), doc, data };
 }
 
-function warning(path: string, code: string, message: string, rule: string, fix: string, value?: string): Finding {
+function warning(path: string, code: Finding['code'], message: string, rule: string, fix: string, value?: string): Finding {
   return { code, severity: 'warning', path, message, rule, fix, ...(value === undefined ? {} : { value }) };
 }
 

@@ -96,7 +96,7 @@ test('a cluster whose API server is down fails alone; the other completes; re-ru
 test('preflight errors stop that cluster before any write', async () => {
   const c = cluster('mesh01');
   const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], {
-    preflight: () => [{ code: 'ENDPOINT_NOT_WORKER', severity: 'error', path: 'clusters[0].endpoint.ips[0]', message: '192.0.2.11 is a control-plane node', rule: 'r', fix: 'f' }],
+    preflight: () => [{ code: 'ENDPOINT_IP_CONTROL_PLANE', severity: 'error', path: 'clusters[0].endpoint.ips[0]', message: '192.0.2.11 is a control-plane node', rule: 'r', fix: 'f' }],
   });
   assert.equal(r.clusters[0]?.outcome, 'failed');
   assert.equal(r.clusters[0]?.error?.exitCode, 1);

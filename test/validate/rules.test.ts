@@ -268,7 +268,11 @@ test('every validator code in the catalogue has a test case or is a load-time co
     'MESH_NAME_INVALID', 'NODEPORT_RANGE_INVALID', 'ENDPOINT_TYPE_AMBIGUOUS', 'ENDPOINT_TYPE_MISMATCH',
   ]);
   const tested = new Set(cases.map((c) => c.code));
-  const missing = Object.keys(RULES).filter((k) => !loadOnly.has(k) && !tested.has(k as keyof typeof RULES));
+  // The other areas are emitted outside validateSpec (pki, plan, CLI, init, kube, doctor) and tested there.
+  const elsewhere = new Set(['ca', 'plan', 'usage', 'init', 'cluster', 'doctor']);
+  const missing = Object.keys(RULES).filter(
+    (k) => !loadOnly.has(k) && !tested.has(k as keyof typeof RULES) && !elsewhere.has(RULES[k as keyof typeof RULES].area),
+  );
   assert.deepEqual(missing, []);
 });
 
