@@ -63,8 +63,8 @@ export { planMesh } from './plan/plan.js';
 export type { MeshPlan, PlannedCluster } from './plan/types.js';
 /** MeshPlan → files (values, RKE2 HelmChartConfigs, Rancher, Fleet, plan.json): pure. */
 export { renderMesh, planJson } from './render/render.js';
-/** A rendered file and the render targets. */
-export { ALL_TARGETS, type RenderedFile, type Target } from './render/types.js';
+/** A rendered artefact (file content with cluster, role and parsed objects) and the render targets. */
+export { ALL_TARGETS, type Artefact, type ArtefactRole, type RenderedFile, type Target } from './render/types.js';
 /** Spec → certificates → plan → files: the whole offline job of `render`. */
 export { renderFromSpec, type RenderFromSpecOptions } from './pipeline.js';
 /** Writes rendered files atomically into an output folder (secrets 0600 in 0700 folders). */
@@ -81,9 +81,9 @@ export { connectSpec, type ConnectFlags, type ConnectedCluster } from './kube/co
 /** Reads clusters' facts: nodes and roles, RKE2 HelmChart/HelmChartConfig, the release, cilium-config. */
 export { discoverAll, discoverCluster, identityFindings } from './discover/discover.js';
 /** Applies rendered objects to clusters in parallel (server-side apply or helm), and diffs them. */
-export { applyMesh, diffMesh, formatApplySummary, type ApplyTarget, type ApplyResult } from './apply/apply.js';
-/** The objects `apply` sends for one cluster, from the rendered files. */
-export { clusterFiles, helmChartConfigObjects, helmExtraObjects } from './apply/from-render.js';
+export { applyMesh, diffMesh, formatApplySummary, type ApplyTarget, type ApplyResult, type HelmValues } from './apply/apply.js';
+/** What `apply` sends for one cluster, picked from render's artefacts by role: objects, and helm's values as content. */
+export { clusterArtefacts, helmChartConfigObjects, helmExtraObjects, helmValues, type ClusterArtefacts } from './apply/from-render.js';
 /** Every agent of every cluster: which peers are ready on how many nodes; wait until ready. */
 export { collectStatus, waitForMesh, type MeshStatus, type StatusTarget } from './status/status.js';
 /** Status as a table or JSON. */

@@ -11,7 +11,7 @@ import type { CaMaterial, ClusterCerts, IssuedCert, LeafKind } from './pki/types
 import { planMesh } from './plan/plan.js';
 import type { MeshPlan } from './plan/types.js';
 import { renderMesh } from './render/render.js';
-import type { RenderedFile, Target } from './render/types.js';
+import type { Artefact, Target } from './render/types.js';
 import type { MeshSpec } from './spec/types.js';
 import { featuresOf, parseCiliumVersion } from './util/version.js';
 
@@ -34,9 +34,9 @@ export interface RenderFromSpecOptions {
 export async function renderFromSpec(
   spec: MeshSpec,
   opts: RenderFromSpecOptions,
-): Promise<{ plan: MeshPlan; files: RenderedFile[] }> {
+): Promise<{ plan: MeshPlan; files: Artefact[] }> {
   let certs: Map<string, ClusterCerts> | undefined;
-  let storeFiles: RenderedFile[] = [];
+  let storeFiles: Artefact[] = [];
   if (spec.certificates.method === 'provided') {
     if (!opts.ca) {
       throw new MeshformError(

@@ -18,10 +18,10 @@ import { validateSpec } from '../validate/rules.js';
 import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
 import { writeOutput } from '../write/atomic.js';
-import { ALL_TARGETS, type RenderedFile } from '../render/types.js';
+import { ALL_TARGETS, type Artefact, type RenderedFile } from '../render/types.js';
 import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyTarget } from '../apply/apply.js';
 import { spawnHelm } from '../apply/helm.js';
-import { clusterFiles, helmChartConfigObjects, helmExtraObjects } from '../apply/from-render.js';
+import { clusterArtefacts, helmChartConfigObjects, helmExtraObjects, helmValues } from '../apply/from-render.js';
 import { collectStatus, waitForMesh, type StatusTarget } from '../status/status.js';
 import { formatStatusJson, formatStatusTable } from '../status/format.js';
 import { formatDoctorReport } from '../doctor/doctor.js';
@@ -197,7 +197,7 @@ export async function initCommand(
 }
 
 // ---------------------------------------------------------------------------------------------
-async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan: MeshPlan; files: RenderedFile[] }> {
+async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan: MeshPlan; files: Artefact[] }> {
   const { spec, ca } = live.prepared;
   const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
   const r = await renderFromSpec(spec, { ca, facts: live.facts, existing, now: io.now(), targets: [...ALL_TARGETS] });
@@ -205,20 +205,20 @@ async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan
   return r;
 }
 
-function applyTargets(live: Live, files: RenderedFile[], outDir: string, method: 'helmchartconfig' | 'helm', chart: string, plan: MeshPlan): ApplyTarget[] {
+function applyTargets(live: Live, files: Artefact[], method: 'helmchartconfig' | 'helm', chart: string, plan: MeshPlan): ApplyTarget[] {
   return live.connected.map((c) => {
-    const cf = clusterFiles(c.name, files, outDir);
+    const ca = clusterArtefacts(c.name, files);
     const spec = live.prepared.spec.clusters[c.index];
     const planned = plan.byName.get(c.name);
     if (method === 'helm') {
       return {
         name: c.name,
         client: c.client,
-        objects: helmExtraObjects(cf),
-        helm: { valuesFiles: cf.valuesFiles, chart, version: planned?.chartVersion ?? '', connection: { kubeconfig: spec?.kubeconfig, context: spec?.context } },
+        objects: helmExtraObjects(ca),
+        helm: { values: helmValues(ca), chart, version: planned?.chartVersion ?? '', connection: { kubeconfig: spec?.kubeconfig, context: spec?.context } },
       };
     }
-    return { name: c.name, client: c.client, objects: helmChartConfigObjects(cf) };
+    return { name: c.name, client: c.client, objects: helmChartConfigObjects(ca) };
   });
 }
 
@@ -285,7 +285,7 @@ export async function applyCommand(
     if (failed) throw failed;
     return live.findings.filter((f) => clustersBlockedBy(p.spec, f.path).includes(cluster));
   };
-  const targets = applyTargets(live, files, outDir, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
+  const targets = applyTargets(live, files, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
   const terminal = errTerminalOf(io);
   const progress = startApplyProgress({
     clusters: targets.map((t) => t.name),
@@ -350,7 +350,7 @@ export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { 
   const live = await goLive(io, p, opts);
   const outDir = resolve(io.cwd, opts.out);
   const { plan, files } = await renderForLive(io, live, outDir);
-  const result = await diffMesh(applyTargets(live, files, outDir, 'helmchartconfig', '', plan));
+  const result = await diffMesh(applyTargets(live, files, 'helmchartconfig', '', plan));
   if (opts.output === 'json') {
     io.out(
       JSON.stringify(
