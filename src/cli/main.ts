@@ -6,11 +6,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { MeshformError } from '../errors.js';
 import { EXIT_CODES_HELP, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
-import { validateCommand } from './validate.js';
-import { renderCommand } from './render.js';
-import { caImportCommand, caInitCommand, caShowCommand } from './ca.js';
 import { ALL_TARGETS } from '../render/types.js';
-import { applyCommand, diffCommand, discoverCommand, doctorCommand, initCommand, statusCommand, type LiveFlags } from './live.js';
+import type { applyCommand, LiveFlags } from './live.js';
+
+// Each command loads its own modules when it runs: `--help` loads none of them, `validate` not the
+// Kubernetes client, the etcd/gRPC client or the renderer (start-up time: bench/startup.bench.ts).
+const validateCmd = () => import('./validate.js');
+const renderCmd = () => import('./render.js');
+const caCmd = () => import('./ca.js');
+const liveCmd = () => import('./live.js');
 
 /** kubectl-style connection flags; a cluster's own kubeconfig/context in the spec wins. */
 function liveOptions(cmd: Command): Command {
@@ -42,7 +46,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--facts <file>', 'facts about the live clusters (nodes with roles and IPs) for the live rules')
     .addOption(outputOption())
     .action(async (spec: string, opts: { facts?: string; output: 'table' | 'json' }) => {
-      setCode(await validateCommand(io, spec, opts));
+      setCode(await (await validateCmd()).validateCommand(io, spec, opts));
     });
 
   program
@@ -54,7 +58,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--facts <file>', 'facts about the live clusters for the live rules')
     .addOption(new Option('-o, --output <format>', 'summary format').choices(['table', 'json']).default('table'))
     .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json' }) => {
-      setCode(await renderCommand(io, spec, opts));
+      setCode(await (await renderCmd()).renderCommand(io, spec, opts));
     });
 
   const ca = program.command('ca').description('the shared certificate authority every cluster of the mesh trusts');
@@ -67,7 +71,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--cn <name>', 'subject common name', 'Cilium CA')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (dir: string | undefined, opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean }) => {
-      setCode(await caInitCommand(io, dir, opts));
+      setCode(await (await caCmd()).caInitCommand(io, dir, opts));
     });
   ca.command('import')
     .description('import an existing CA: PEM files or a cilium-ca Secret (kubectl get secret cilium-ca -o yaml)')
@@ -76,7 +80,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (source: string, dir: string | undefined, opts: { spec?: string; force: boolean }) => {
-      setCode(await caImportCommand(io, source, dir, opts));
+      setCode(await (await caCmd()).caImportCommand(io, source, dir, opts));
     });
   ca.command('show')
     .description('show subject, fingerprint and expiry of the CA (never the key)')
@@ -84,7 +88,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'use the ca.cert / ca.key paths named in this mesh file')
     .addOption(outputOption())
     .action(async (dir: string | undefined, opts: { spec?: string; output: 'table' | 'json' }) => {
-      setCode(await caShowCommand(io, dir, opts));
+      setCode(await (await caCmd()).caShowCommand(io, dir, opts));
     });
 
   liveOptions(
@@ -96,7 +100,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(new Option('-o, --output <format>', 'facts format').choices(['yaml', 'json']).default('yaml'))
     .option('--save <file>', 'write the facts to this file (for validate --facts) instead of stdout')
     .action(async (spec: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }) => {
-      setCode(await discoverCommand(io, spec, opts));
+      setCode(await (await liveCmd()).discoverCommand(io, spec, opts));
     });
 
   program
@@ -110,7 +114,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
     .option('--force', 'overwrite an existing mesh.yaml', false)
     .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string }) => {
-      setCode(await initCommand(io, opts));
+      setCode(await (await liveCmd()).initCommand(io, opts));
     });
 
   liveOptions(
@@ -132,7 +136,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
-      setCode(await applyCommand(io, spec, opts));
+      setCode(await (await liveCmd()).applyCommand(io, spec, opts));
     });
 
   liveOptions(
@@ -144,7 +148,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   )
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { out: string; output: 'table' | 'json' }) => {
-      setCode(await diffCommand(io, spec, opts));
+      setCode(await (await liveCmd()).diffCommand(io, spec, opts));
     });
 
   liveOptions(
@@ -159,7 +163,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout: string; output: 'table' | 'json' }) => {
-      setCode(await statusCommand(io, spec, opts));
+      setCode(await (await liveCmd()).statusCommand(io, spec, opts));
     });
 
   liveOptions(
@@ -172,7 +176,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean; execTimeout: string }) => {
-      setCode(await doctorCommand(io, spec, opts));
+      setCode(await (await liveCmd()).doctorCommand(io, spec, opts));
     });
 
   return program;
