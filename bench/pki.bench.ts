@@ -6,6 +6,7 @@
  */
 import { createCa, inspectCa } from '../src/pki/ca.js';
 import { clusterLeafRequests, issueLeaves } from '../src/pki/leaf.js';
+import { serverCertNames } from '../src/pki/names.js';
 import { certStoreFiles, certStoreFromFiles } from '../src/pki/store.js';
 import type { LeafRequest } from '../src/pki/types.js';
 
@@ -22,7 +23,12 @@ for (const n of sizes.length > 0 ? sizes : [255, 511]) {
   const requests: LeafRequest[] = [];
   for (let i = 1; i <= n; i++) {
     requests.push(
-      ...clusterLeafRequests({ cluster: `c${i}`, domain: 'mesh.cilium.io', namespace: 'kube-system', authMode: 'cluster', localCert: true, extraDnsNames: [], extraIpAddresses: [] }),
+      ...clusterLeafRequests({
+        cluster: `c${i}`,
+        server: serverCertNames({ name: `c${i}`, endpoint: { type: 'NodePort', nodePort: 30000, ips: [] }, tls: { extraDnsNames: [], extraIpAddresses: [] } }, { domain: 'mesh.cilium.io', cilium: { namespace: 'kube-system' } }),
+        authMode: 'cluster',
+        localCert: true,
+      }),
     );
   }
   const c = process.cpuUsage();

@@ -3,12 +3,15 @@
  * (`clusters[1].podCIDR`), the offending value, the rule that was broken and the fix.
  */
 
+import type { FindingCode } from './validate/catalogue.js';
+
 export type Severity = 'error' | 'warning';
+export type { FindingCode };
 
 /** One problem found in a spec, a values file, a facts file or the CA. */
 export interface Finding {
-  /** Stable machine-readable code, e.g. `CIDR_OVERLAP`, `ID_DUPLICATE`. */
-  code: string;
+  /** Stable machine-readable code from the catalogue (src/validate/catalogue.ts), e.g. `ID_DUPLICATE`. */
+  code: FindingCode;
   severity: Severity;
   /** Path into the spec, e.g. `clusters[1].endpoint.nodePort`; `` for the whole file. */
   path: string;
@@ -22,17 +25,18 @@ export interface Finding {
   fix: string;
 }
 
-/** Exit codes, documented in the README. */
+/** Exit codes; which outcome gets which is decided in exit.ts (the policy, documented in --help and the README). */
 export const ExitCode = {
   ok: 0,
   findings: 1,
   input: 2,
   cluster: 3,
+  internal: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /**
- * An error meant for the user: unusable input (exit 2) or an I/O / cluster failure (exit 3).
+ * An error meant for the user: findings (exit 1), unusable input (exit 2) or an I/O / cluster failure (exit 3).
  * The CLI prints `findings` (or the message) and exits with `exitCode`; never a stack trace.
  */
 export class MeshformError extends Error {

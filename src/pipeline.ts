@@ -5,12 +5,13 @@
 import { ExitCode, MeshformError } from './errors.js';
 import type { Facts } from './kube/facts.js';
 import { clusterLeafRequests, issueLeaves } from './pki/leaf.js';
+import { serverCertNames } from './pki/names.js';
 import { certStoreFiles } from './pki/store.js';
 import type { CaMaterial, ClusterCerts, IssuedCert, LeafKind } from './pki/types.js';
 import { planMesh } from './plan/plan.js';
 import type { MeshPlan } from './plan/types.js';
 import { renderMesh } from './render/render.js';
-import type { RenderedFile, Target } from './render/types.js';
+import type { Artefact, Target } from './render/types.js';
 import type { MeshSpec } from './spec/types.js';
 import { featuresOf, parseCiliumVersion } from './util/version.js';
 
@@ -33,9 +34,9 @@ export interface RenderFromSpecOptions {
 export async function renderFromSpec(
   spec: MeshSpec,
   opts: RenderFromSpecOptions,
-): Promise<{ plan: MeshPlan; files: RenderedFile[] }> {
+): Promise<{ plan: MeshPlan; files: Artefact[] }> {
   let certs: Map<string, ClusterCerts> | undefined;
-  let storeFiles: RenderedFile[] = [];
+  let storeFiles: Artefact[] = [];
   if (spec.certificates.method === 'provided') {
     if (!opts.ca) {
       throw new MeshformError(
@@ -55,18 +56,11 @@ export async function renderFromSpec(
     }
     const requests = spec.clusters.flatMap((c) => {
       const v = parseCiliumVersion(c.ciliumVersion);
-      const authMode = spec.authMode;
       return clusterLeafRequests({
         cluster: c.name,
-        domain: spec.domain,
-        namespace: spec.cilium.namespace,
-        authMode,
+        server: serverCertNames(c, spec),
+        authMode: spec.authMode,
         localCert: v ? featuresOf(v).localCert : false,
-        extraDnsNames: [
-          ...(c.endpoint.type === 'LoadBalancer' && c.endpoint.address ? [c.endpoint.address] : []),
-          ...c.tls.extraDnsNames,
-        ],
-        extraIpAddresses: c.tls.extraIpAddresses,
       });
     });
     const issued = await issueLeaves(requests, opts.ca, {

@@ -1,7 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { createFile, removeTreeQuietly } from '../write/fs.js';
 import { parse as parseYaml } from 'yaml';
 import { hasErrors, MeshformError, type Finding } from '../errors.js';
-import { MAX_EXPANDED_BYTES } from '../spec/input.js';
-import { describeFailure, readBoundedSync } from '../util/bounded-read.js';
 import { isKind, type ClusterClient, type KubeObject } from '../kube/client.js';
 import { asClusterError, clusterError } from '../kube/errors.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret, releaseRevision } from '../kube/helm-release.js';
@@ -22,8 +24,11 @@ export interface ApplyTarget {
    * Method `helm`: extra objects to apply before the upgrade (pre-created Secrets).
    */
   objects: KubeObject[];
-  /** Method `helm`: the rendered values file and the secrets values file, in `-f` order. */
-  helm?: { valuesFiles: string[]; chart: string; version: string; connection: HelmConnection };
+  /**
+   * Method `helm`: the rendered values and secret values, as content, in `-f` order. They reach
+   * helm through private temporary files only when helm really runs (not for a dry run).
+   */
+  helm?: { values: HelmValues[]; chart: string; version: string; connection: HelmConnection };
 }
 
 export type ApplyPhase = 'preflight' | 'diff' | 'apply' | 'wait' | 'done' | 'failed';
@@ -125,12 +130,36 @@ async function releaseState(client: ClusterClient, release: string, namespace: s
   return { revision: Math.max(r.revision, newest ? releaseRevision(newest) : 0), status, config: r.config };
 }
 
-async function readValuesFile(path: string): Promise<Record<string, unknown>> {
-  const r = readBoundedSync(path, MAX_EXPANDED_BYTES);
-  if (!r.ok) throw new Error(`${path} ${describeFailure(r.failure, MAX_EXPANDED_BYTES)}`);
+/** One `-f` layer of method helm. */
+export interface HelmValues {
+  /** Where it came from (the rendered path), for messages. */
+  name: string;
+  content: string;
+  /** Holds keys: written 0600, redacted in diffs. */
+  secret: boolean;
+}
+
+function valuesData(v: HelmValues): Record<string, unknown> {
   // The rendered values keep the user's aliases; the loader allowed this many (the yaml default is 100).
-  const v = parseYaml(r.bytes.toString('utf8'), { maxAliasCount: 1000 }) as unknown;
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const data = parseYaml(v.content, { maxAliasCount: 1000 }) as unknown;
+  return data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+}
+
+/** Runs `use` with the layers as files in a private temporary folder (0700, files 0600), removed afterwards. */
+async function withValuesFiles<T>(values: readonly HelmValues[], use: (files: string[]) => Promise<T>): Promise<T> {
+  // Outside any work tree (the system's temporary folder), so even a killed run leaves no key where Git looks.
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-helm-'));
+  try {
+    const files: string[] = [];
+    for (const [i, v] of values.entries()) {
+      const file = join(dir, `${i}-${basename(v.name)}`);
+      createFile(file, v.content, 0o600);
+      files.push(file);
+    }
+    return await use(files);
+  } finally {
+    removeTreeQuietly(dir);
+  }
 }
 
 /** Applies to one cluster; never throws (a failure is the result's `error`). */
@@ -168,14 +197,14 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
     if (method === 'helm') {
       if (!t.helm) throw new Error('method helm needs values files, chart and version');
       result.warnings.push(HELM_CONTROLLER_WARNING);
-      const layers = await Promise.all(t.helm.valuesFiles.map(readValuesFile));
+      const layers = t.helm.values.map(valuesData);
       const desired = mergeValues(...layers);
       const current = await releaseState(t.client, release, namespace);
       if (!current) {
         throw clusterError({ cluster: t.name, code: 'RELEASE_NOT_FOUND', value: release, path: 'cilium.release', message: `helm release ${release} not found in ${namespace}`,
           rule: 'apply --method helm upgrades an existing release', fix: `check cilium.release/namespace in the spec (helm list -n ${namespace})` });
       }
-      const secretPaths = layers.slice(1).flatMap((l) => leafPaths(l));
+      const secretPaths = layers.flatMap((l, i) => (t.helm!.values[i]!.secret ? leafPaths(l) : []));
       result.valuesDiff = diffValues(current.config, desired, secretPaths, `helm release ${namespace}/${release}`);
       helmPlan = { desired, before: current.revision };
     }
@@ -208,9 +237,12 @@ export async function applyCluster(t: ApplyTarget, opts: ApplyOptions = {}): Pro
     if (method === 'helm' && result.valuesDiff && t.helm) {
       emit('apply', `helm upgrade ${release}`, 'helm-upgrade', `release ${release}`);
       const timeoutMs = opts.timeoutMs ?? 300_000;
-      const run = await (opts.helmRunner ?? spawnHelm(opts.helmBinary))(
-        helmUpgradeArgs({ release, chart: t.helm.chart, version: t.helm.version, namespace, valuesFiles: t.helm.valuesFiles, connection: t.helm.connection, timeoutMs }),
-        { timeoutMs: timeoutMs + 30_000 },
+      const helm = t.helm;
+      const run = await withValuesFiles(helm.values, (valuesFiles) =>
+        (opts.helmRunner ?? spawnHelm(opts.helmBinary))(
+          helmUpgradeArgs({ release, chart: helm.chart, version: helm.version, namespace, valuesFiles, connection: helm.connection, timeoutMs }),
+          { timeoutMs: timeoutMs + 30_000 },
+        ),
       );
       if (run.code !== 0) {
         throw clusterError({ cluster: t.name, code: 'KUBE_API', message: `helm upgrade ${release} failed: ${run.stderr.trim().split('\n').slice(-2).join(' ')}`,

@@ -1,38 +1,23 @@
 /**
- * Which rendered files go to which cluster, and how: the bridge from `render`'s output to `apply`
- * and `diff`, so that what is applied is exactly what was written for review.
+ * Which rendered artefacts go to which cluster, and how: the bridge from `render`'s output to
+ * `apply` and `diff`, so that what is applied is exactly what was rendered for review. Artefacts
+ * are picked by role and cluster, and their objects and contents are used as they are: nothing is
+ * found again by path or read back from disk.
  */
-import { join } from 'node:path';
 import type { KubeObject } from '../kube/client.js';
-import type { RenderedFile } from '../render/types.js';
-import { paths } from '../render/render.js';
+import type { Artefact } from '../render/types.js';
+import type { ClusterArtefacts } from '../render/artefacts.js';
 import { objectsFromYaml } from './diff.js';
+import type { HelmValues } from './apply.js';
 
-export interface ClusterFiles {
-  /** Manifests to apply before the HelmChartConfig or helm upgrade: Secrets (values Secret, pre-created certificates). */
-  secrets: RenderedFile[];
-  /** The HelmChartConfig (with valuesSecrets, or with inline keys under secrets/). */
-  helmChartConfig?: RenderedFile;
-  /** Method helm: `-f` files in order. */
-  valuesFiles: string[];
-}
+export { clusterArtefacts, type ClusterArtefacts } from '../render/artefacts.js';
 
-export function clusterFiles(cluster: string, files: readonly RenderedFile[], outDir: string): ClusterFiles {
-  const inline = paths.rke2ConfigInline(cluster);
-  const secrets = files.filter(
-    (f) => f.path.startsWith(`secrets/${cluster}/`) && f.path.endsWith('.yaml') && !f.path.includes('/certs/') && f.path !== inline,
-  );
-  const helmChartConfig = files.find((f) => f.path === paths.rke2Config(cluster) || f.path === inline);
-  const valuesFiles = [paths.values(cluster), paths.secretValues(cluster)]
-    .filter((p) => files.some((f) => f.path === p))
-    .map((p) => join(outDir, ...p.split('/')));
-  return { secrets, helmChartConfig, valuesFiles };
-}
+const objectsOf = (f: Artefact): KubeObject[] => f.objects ?? objectsFromYaml(f.content, f.path);
 
 /** Objects for the default method: Secrets first, then the HelmChartConfig. */
-export function helmChartConfigObjects(cf: ClusterFiles): KubeObject[] {
-  const objs = cf.secrets.flatMap((f) => objectsFromYaml(f.content, f.path));
-  if (cf.helmChartConfig) objs.push(...objectsFromYaml(cf.helmChartConfig.content, cf.helmChartConfig.path));
+export function helmChartConfigObjects(ca: ClusterArtefacts): KubeObject[] {
+  const objs = ca.secrets.flatMap(objectsOf);
+  if (ca.helmChartConfig) objs.push(...objectsOf(ca.helmChartConfig));
   return objs;
 }
 
@@ -40,6 +25,11 @@ export function helmChartConfigObjects(cf: ClusterFiles): KubeObject[] {
  * Objects for method helm: only the pre-created certificate Secrets (Cilium ≥ 1.16 local cert,
  * all four from 1.19); the values go in through `helm upgrade -f`.
  */
-export function helmExtraObjects(cf: ClusterFiles): KubeObject[] {
-  return cf.secrets.filter((f) => /clustermesh-apiserver-[a-z]+-cert\.yaml$/.test(f.path)).flatMap((f) => objectsFromYaml(f.content, f.path));
+export function helmExtraObjects(ca: ClusterArtefacts): KubeObject[] {
+  return ca.secrets.filter((f) => f.role === 'certSecret').flatMap(objectsOf);
+}
+
+/** Method helm: the values layers as content, in `-f` order (secret ones marked, for redaction and 0600 temp files). */
+export function helmValues(ca: ClusterArtefacts): HelmValues[] {
+  return ca.values.map((f) => ({ name: f.path, content: f.content, secret: f.secret }));
 }

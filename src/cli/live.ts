@@ -6,8 +6,10 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
-import { prepare, type Prepared } from '../prepare.js';
+import { MeshformError, hasErrors, type Finding } from '../errors.js';
+import { exitCodeFor, worstExitCode } from '../exit.js';
+import type { Prepared } from '../prepare.js';
+import { preparedOrExit } from './spec.js';
 import { connectSpec, type ConnectFlags, type ConnectedCluster } from '../kube/connect.js';
 import { NodeClusterClient } from '../kube/node-client.js';
 import { discoverAll, duplicateClusterFindings, identityFindings } from '../discover/discover.js';
@@ -17,10 +19,10 @@ import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
 import { OutputFolder } from '../write/atomic.js';
 import { writeUserFile, writeUserFiles } from '../write/user.js';
-import { ALL_TARGETS, type RenderedFile } from '../render/types.js';
+import { ALL_TARGETS, type Artefact, type RenderedFile } from '../render/types.js';
 import { applyMesh, diffMesh, formatApplySummary, HELM_CONTROLLER_WARNING, type ApplyTarget } from '../apply/apply.js';
 import { spawnHelm } from '../apply/helm.js';
-import { clusterFiles, helmChartConfigObjects, helmExtraObjects } from '../apply/from-render.js';
+import { clusterArtefacts, helmChartConfigObjects, helmExtraObjects, helmValues } from '../apply/from-render.js';
 import { collectStatus, waitForMesh, type StatusTarget } from '../status/status.js';
 import { formatStatusJson, formatStatusTable } from '../status/format.js';
 import { formatDoctorReport } from '../doctor/doctor.js';
@@ -67,24 +69,9 @@ function connectFlags(flags: LiveFlags): ConnectFlags {
   };
 }
 
-/** Loads and validates the spec offline; input errors end the command before any cluster is touched. */
-async function prepareOrExit(io: Io, specPath: string, flags: LiveFlags): Promise<Prepared | number> {
-  try {
-    const p = await prepare(specPath, { now: io.now(), allowOutsidePaths: flags.allowOutsidePaths === true });
-    if (hasErrors(p.findings)) {
-      io.err(formatFindings(p.findings));
-      io.err(`meshform: ${specPath} is not valid: no cluster was touched`);
-      return ExitCode.input;
-    }
-    return p;
-  } catch (err) {
-    if (err instanceof MeshformError && err.findings.length > 0) {
-      io.err(formatFindings(err.findings));
-      io.err(`meshform: ${specPath} cannot be used: no cluster was touched`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+/** Loads and validates the spec offline; a spec that cannot be used ends the command before any cluster is touched. */
+function prepareOrExit(io: Io, specPath: string, flags: LiveFlags): Promise<Prepared | number> {
+  return preparedOrExit(io, specPath, { refusal: 'no cluster was touched', allowOutsidePaths: flags.allowOutsidePaths === true });
 }
 
 interface Live {
@@ -151,8 +138,8 @@ export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags 
     writeUserFile(file, text, { mode: 0o644, replace: true });
     io.err(`facts written to ${opts.save} (use: meshform validate ${specPath} --facts ${opts.save})`);
   } else io.out(text);
-  if (live.failed.size) return ExitCode.cluster;
-  return hasErrors(live.findings) ? ExitCode.findings : ExitCode.ok;
+  if (live.failed.size) return exitCodeFor('cluster');
+  return exitCodeFor(hasErrors(live.findings) ? 'findings' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,7 +184,7 @@ export async function initCommand(
   if (failures.length) {
     reportFailures(io, new Map(failures.map((f) => [f.cluster, f.error])));
     io.err('meshform: init needs every cluster: nothing was written');
-    return ExitCode.cluster;
+    return exitCodeFor('cluster');
   }
   const r = initSpecFromFacts(
     opts.context.map((context) => ({ fallbackName: context, context, kubeconfig: kubeconfig ? relative(outDir, kubeconfig) : undefined, facts: facts.clusters[context] ?? {} })),
@@ -209,11 +196,11 @@ export async function initCommand(
   io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
   io.out(`Next: meshform ca init --spec ${join(opts.out, 'mesh.yaml')}   (or ca import the cluster's existing cilium-ca)`);
   io.out(`      meshform validate ${join(opts.out, 'mesh.yaml')} && meshform render ${join(opts.out, 'mesh.yaml')} --out ${join(opts.out, 'out')}`);
-  return hasErrors(r.findings) ? ExitCode.findings : ExitCode.ok;
+  return exitCodeFor(hasErrors(r.findings) ? 'findings' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
-async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan: MeshPlan; files: RenderedFile[] }> {
+async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan: MeshPlan; files: Artefact[] }> {
   const { spec, ca } = live.prepared;
   const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
   const r = await renderFromSpec(spec, { ca, facts: live.facts, existing, now: io.now(), targets: [...ALL_TARGETS] });
@@ -221,20 +208,20 @@ async function renderForLive(io: Io, live: Live, outDir: string): Promise<{ plan
   return r;
 }
 
-function applyTargets(live: Live, files: RenderedFile[], outDir: string, method: 'helmchartconfig' | 'helm', chart: string, plan: MeshPlan): ApplyTarget[] {
+function applyTargets(live: Live, files: Artefact[], method: 'helmchartconfig' | 'helm', chart: string, plan: MeshPlan): ApplyTarget[] {
   return live.connected.map((c) => {
-    const cf = clusterFiles(c.name, files, outDir);
+    const ca = clusterArtefacts(c.name, files);
     const spec = live.prepared.spec.clusters[c.index];
     const planned = plan.byName.get(c.name);
     if (method === 'helm') {
       return {
         name: c.name,
         client: c.client,
-        objects: helmExtraObjects(cf),
-        helm: { valuesFiles: cf.valuesFiles, chart, version: planned?.chartVersion ?? '', connection: { kubeconfig: spec?.kubeconfig, context: spec?.context } },
+        objects: helmExtraObjects(ca),
+        helm: { values: helmValues(ca), chart, version: planned?.chartVersion ?? '', connection: { kubeconfig: spec?.kubeconfig, context: spec?.context } },
       };
     }
-    return { name: c.name, client: c.client, objects: helmChartConfigObjects(cf) };
+    return { name: c.name, client: c.client, objects: helmChartConfigObjects(ca) };
   });
 }
 
@@ -281,21 +268,21 @@ export async function applyCommand(
   if (meshWide.length) {
     io.err(formatFindings(meshWide));
     io.err('meshform: the mesh as a whole fails the live checks: no cluster was touched');
-    return ExitCode.input;
+    return exitCodeFor('findings');
   }
   const chosen = p.spec.clusters.filter((c) => !only || only.includes(c.name)).map((c) => c.name);
   const blocking = live.findings.filter((f) => f.severity === 'error' && clustersBlockedBy(p.spec, f.path).some((c) => chosen.includes(c)));
   if (blocking.length && chosen.every((c) => blocking.some((f) => clustersBlockedBy(p.spec, f.path).includes(c)))) {
     io.err(formatFindings(blocking));
     io.err(`meshform: ${chosen.join(', ')} ${chosen.length === 1 ? 'fails' : 'fail'} the live checks: no cluster was touched`);
-    return ExitCode.input;
+    return exitCodeFor('findings');
   }
   const warnings = live.findings.filter((f) => f.severity === 'warning');
   if (warnings.length) io.err(formatFindings(warnings));
   const outDir = resolve(io.cwd, opts.out);
   const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, readOnly: opts.dryRun, display: opts.out });
   let plan: MeshPlan;
-  let files: RenderedFile[];
+  let files: Artefact[];
   try {
     ({ plan, files } = await renderForLive(io, live, outDir));
     if (!opts.dryRun) folder.commit(files);
@@ -309,7 +296,7 @@ export async function applyCommand(
     if (failed) throw failed;
     return live.findings.filter((f) => clustersBlockedBy(p.spec, f.path).includes(cluster));
   };
-  const targets = applyTargets(live, files, outDir, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
+  const targets = applyTargets(live, files, opts.method, opts.chart, plan).filter((t) => !only || only.includes(t.name));
   const terminal = errTerminalOf(io);
   const progress = startApplyProgress({
     clusters: targets.map((t) => t.name),
@@ -364,7 +351,8 @@ export async function applyCommand(
     if (!opts.dryRun && result.failed.length === 0) io.out(`Next: meshform status ${specPath} --wait`);
     if (result.failed.length) io.out(`Re-run the same command once ${result.failed.join(', ')} ${result.failed.length === 1 ? 'is' : 'are'} fixed: clusters already done stay unchanged.`);
   }
-  return result.failed.length ? ExitCode.cluster : ExitCode.ok;
+  // A cluster held back by its findings is 1, one that failed to apply 3; the worst decides.
+  return worstExitCode(result.clusters.map((c) => (c.outcome !== 'failed' ? exitCodeFor('ok') : c.error ? c.error.exitCode : exitCodeFor('cluster'))));
 }
 
 export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { out: string; output: OutputFormat }): Promise<number> {
@@ -372,8 +360,10 @@ export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { 
   if (typeof p === 'number') return p;
   const live = await goLive(io, p, opts);
   const outDir = resolve(io.cwd, opts.out);
+  // Read only, but through the same checks: the earlier certificates are read from a folder of this mesh with no links.
+  OutputFolder.open(outDir, { mesh: p.spec.name, readOnly: true, display: opts.out }).close();
   const { plan, files } = await renderForLive(io, live, outDir);
-  const result = await diffMesh(applyTargets(live, files, outDir, 'helmchartconfig', '', plan));
+  const result = await diffMesh(applyTargets(live, files, 'helmchartconfig', '', plan));
   if (opts.output === 'json') {
     io.out(
       JSON.stringify(
@@ -399,8 +389,8 @@ export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { 
       }
     }
   }
-  if (result.clusters.some((c) => c.error)) return ExitCode.cluster;
-  return result.drift ? ExitCode.findings : ExitCode.ok;
+  if (result.clusters.some((c) => c.error)) return exitCodeFor('cluster');
+  return exitCodeFor(result.drift ? 'drift' : 'ok');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,8 +423,8 @@ export async function statusCommand(
     if (r.timedOut) io.err(`meshform: not ready after ${opts.timeout}; run meshform doctor ${specPath} for causes and fixes`);
   } else status = await collect();
   io.out(opts.output === 'json' ? formatStatusJson(status) : formatStatusTable(status, { detail: opts.detail }).trimEnd());
-  if (status.clusters.some((c) => c.error)) return ExitCode.cluster;
-  return status.ready ? ExitCode.ok : ExitCode.findings;
+  if (status.clusters.some((c) => c.error)) return exitCodeFor('cluster');
+  return exitCodeFor(status.ready ? 'ok' : 'not-ready');
 }
 
 export async function doctorCommand(
@@ -458,5 +448,7 @@ export async function doctorCommand(
   );
   if (opts.output === 'json') io.out(JSON.stringify(report, (k, v) => (k === 'key' ? undefined : v), 2));
   else io.out(formatDoctorReport(report).trimEnd());
-  return report.healthy ? ExitCode.ok : ExitCode.findings;
+  // A cluster doctor cannot read is a cluster failure, as in status and discover.
+  if (report.findings.some((f) => f.code === 'CLUSTER_ACCESS')) return exitCodeFor('cluster');
+  return exitCodeFor(report.healthy ? 'ok' : 'unhealthy');
 }

@@ -1,15 +1,20 @@
 /**
  * The `meshform` command line: thin wiring from flags to the library; one top-level handler maps
- * errors to messages and exit codes (0 ok, 1 findings, 2 usage or input error, 3 cluster/IO failure).
+ * errors to messages, and exit.ts maps outcomes to exit codes (EXIT_CODES_HELP).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, MeshformError } from '../errors.js';
+import { MeshformError } from '../errors.js';
+import { EXIT_CODES_HELP, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
-import { validateCommand } from './validate.js';
-import { renderCommand } from './render.js';
-import { caImportCommand, caInitCommand, caShowCommand } from './ca.js';
 import { ALL_TARGETS } from '../render/types.js';
-import { applyCommand, diffCommand, discoverCommand, doctorCommand, initCommand, statusCommand, type LiveFlags } from './live.js';
+import type { applyCommand, LiveFlags } from './live.js';
+
+// Each command loads its own modules when it runs: `--help` loads none of them, `validate` not the
+// Kubernetes client, the etcd/gRPC client or the renderer (start-up time: bench/startup.bench.ts).
+const validateCmd = () => import('./validate.js');
+const renderCmd = () => import('./render.js');
+const caCmd = () => import('./ca.js');
+const liveCmd = () => import('./live.js');
 
 /** kubectl-style connection flags; a cluster's own kubeconfig/context in the spec wins. */
 function liveOptions(cmd: Command): Command {
@@ -39,7 +44,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     );
   program.addHelpText(
     'after',
-    '\nEnvironment:\n  MESHFORM_NOW  pin the clock, ISO 8601 with a time zone (e.g. 2026-11-27T12:00:00Z); a malformed value is refused (exit 2)\n',
+    `\n${EXIT_CODES_HELP}\nEnvironment:\n  MESHFORM_NOW  pin the clock, ISO 8601 with a time zone (e.g. 2026-11-27T12:00:00Z); a malformed value is refused (exit 2)\n`,
   );
   // The opt-in is the operator's, on the command line, never the spec's: a spec cannot pull in
   // /etc/shadow or a kubeconfig by itself.
@@ -52,7 +57,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--facts <file>', 'facts about the live clusters (nodes with roles and IPs) for the live rules')
     .addOption(outputOption())
     .action(async (spec: string, opts: { facts?: string; output: 'table' | 'json' }) => {
-      setCode(await validateCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await validateCmd()).validateCommand(io, spec, { ...opts, ...global() }));
     });
 
   program
@@ -64,8 +69,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--facts <file>', 'facts about the live clusters for the live rules')
     .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .addOption(new Option('-o, --output <format>', 'summary format').choices(['table', 'json']).default('table'))
-    .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json'; takeOver: boolean }) => {
-      setCode(await renderCommand(io, spec, { ...opts, ...global() }));
+    .action(async (spec: string, opts: { out: string; targets: string; facts?: string; output: 'table' | 'json' }) => {
+      setCode(await (await renderCmd()).renderCommand(io, spec, { ...opts, ...global() }));
     });
 
   const ca = program.command('ca').description('the shared certificate authority every cluster of the mesh trusts');
@@ -78,7 +83,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--cn <name>', 'subject common name: one line, 1-64 characters', 'Cilium CA')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (dir: string | undefined, opts: { spec?: string; algorithm: string; days: string; cn: string; force: boolean }) => {
-      setCode(await caInitCommand(io, dir, { ...opts, ...global() }));
+      setCode(await (await caCmd()).caInitCommand(io, dir, { ...opts, ...global() }));
     });
   ca.command('import')
     .description('import an existing CA: PEM files or a cilium-ca Secret (kubectl get secret cilium-ca -o yaml)')
@@ -87,7 +92,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'write to the ca.cert / ca.key paths named in this mesh file')
     .option('--force', 'overwrite existing CA files', false)
     .action(async (source: string, dir: string | undefined, opts: { spec?: string; force: boolean }) => {
-      setCode(await caImportCommand(io, source, dir, { ...opts, ...global() }));
+      setCode(await (await caCmd()).caImportCommand(io, source, dir, { ...opts, ...global() }));
     });
   ca.command('show')
     .description('show subject, fingerprint and expiry of the CA (never the key)')
@@ -95,7 +100,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--spec <file>', 'use the ca.cert / ca.key paths named in this mesh file')
     .addOption(outputOption())
     .action(async (dir: string | undefined, opts: { spec?: string; output: 'table' | 'json' }) => {
-      setCode(await caShowCommand(io, dir, { ...opts, ...global() }));
+      setCode(await (await caCmd()).caShowCommand(io, dir, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -107,7 +112,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(new Option('-o, --output <format>', 'facts format').choices(['yaml', 'json']).default('yaml'))
     .option('--save <file>', 'write the facts to this file (for validate --facts) instead of stdout')
     .action(async (spec: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }) => {
-      setCode(await discoverCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).discoverCommand(io, spec, { ...opts, ...global() }));
     });
 
   program
@@ -121,7 +126,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
     .option('--force', 'overwrite an existing mesh.yaml', false)
     .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string }) => {
-      setCode(await initCommand(io, opts));
+      setCode(await (await liveCmd()).initCommand(io, opts));
     });
 
   liveOptions(
@@ -144,7 +149,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
-      setCode(await applyCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).applyCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -156,7 +161,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   )
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { out: string; output: 'table' | 'json' }) => {
-      setCode(await diffCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).diffCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -171,7 +176,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout: string; output: 'table' | 'json' }) => {
-      setCode(await statusCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).statusCommand(io, spec, { ...opts, ...global() }));
     });
 
   liveOptions(
@@ -184,7 +189,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean; execTimeout: string }) => {
-      setCode(await doctorCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).doctorCommand(io, spec, { ...opts, ...global() }));
     });
 
   return program;
@@ -192,7 +197,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  let code: number = ExitCode.ok;
+  let code: number = exitCodeFor('ok');
   const program = buildProgram(io, (c) => {
     code = c;
   });
@@ -207,17 +212,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 export function handleError(io: Io, err: unknown): number {
   if (err instanceof CommanderError) {
     // Help and version are successful exits; everything else commander rejects is a usage error.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
-    return ExitCode.input;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exitCodeFor('ok');
+    return exitCodeFor('usage');
   }
   if (err instanceof MeshformError) {
     if (err.findings.length > 0) io.err(formatFindings(err.findings));
     else io.err(`meshform: ${err.message}`);
-    return err.exitCode;
+    return exitCodeForError(err);
   }
   const message = err instanceof Error ? err.message : String(err);
-  io.err(`meshform: internal error: ${message}`);
+  io.err(`meshform: internal error, please report: ${message}`);
   if (io.env.MESHFORM_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
-  io.err('This is a bug in meshform; please report it with the command you ran (never include key files).');
-  return ExitCode.cluster;
+  else io.err('This is a bug in meshform; please report it with the command you ran (never include key files); MESHFORM_DEBUG=1 shows the stack.');
+  return exitCodeForError(err);
 }

@@ -1,12 +1,13 @@
 import { relative, resolve } from 'node:path';
-import { ExitCode, MeshformError, hasErrors, type Finding } from '../errors.js';
-import { prepare } from '../prepare.js';
+import { MeshformError, type Finding } from '../errors.js';
+import { exitCodeFor } from '../exit.js';
+import { preparedOrExit } from './spec.js';
 import { renderFromSpec } from '../pipeline.js';
 import { readCertStore } from '../pki/store.js';
 import { OutputFolder, type WriteResult } from '../write/atomic.js';
-import { ALL_TARGETS, type Target } from '../render/types.js';
+import { ALL_TARGETS, type ArtefactRole, type Target } from '../render/types.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
-import { paths } from '../render/render.js';
+import { clusterArtefacts } from '../render/artefacts.js';
 import { formatFindings, table, type Io, type OutputFormat } from './io.js';
 
 export function parseTargets(list: string): Target[] {
@@ -64,23 +65,9 @@ export async function renderCommand(
 ): Promise<number> {
   const targets = parseTargets(opts.targets);
   const now = io.now();
-  let prepared;
-  try {
-    prepared = await prepare(specPath, { factsPath: opts.facts, now, allowOutsidePaths: opts.allowOutsidePaths === true });
-  } catch (err) {
-    if (err instanceof MeshformError && err.findings.length > 0) {
-      io.err(formatFindings(err.findings));
-      io.err(`meshform: ${specPath} cannot be used: nothing was written to ${opts.out}`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+  const prepared = await preparedOrExit(io, specPath, { factsPath: opts.facts, refusal: `nothing was written to ${opts.out}`, allowOutsidePaths: opts.allowOutsidePaths === true });
+  if (typeof prepared === 'number') return prepared;
   const { spec, ca, facts, findings } = prepared;
-  if (hasErrors(findings)) {
-    io.err(formatFindings(findings));
-    io.err(`meshform: ${specPath} is not valid: nothing was written to ${opts.out}`);
-    return ExitCode.input;
-  }
   const outDir = resolve(io.cwd, opts.out);
   // Opened (locked, checked: this mesh's, no links) before anything is read from it.
   const folder = OutputFolder.open(outDir, { mesh: spec.name, takeOver: opts.takeOver ?? false, display: opts.out });
@@ -109,7 +96,7 @@ export async function renderCommand(
 
   if (opts.output === 'json') {
     io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings), null, 2));
-    return ExitCode.ok;
+    return exitCodeFor('ok');
   }
   if (warnings.length > 0) io.err(formatFindings(warnings));
   const links = plan.clusters.reduce((n, c) => n + c.peers.length, 0);
@@ -135,29 +122,31 @@ export async function renderCommand(
   lines.push(
     `Files in ${rel}/: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed${written.kept.length ? `, ${written.kept.length} not meshform's (kept)` : ''}`,
   );
-  const dirs = new Map<string, number>();
-  for (const f of files) {
-    const top = f.path.includes('/') ? f.path.slice(0, f.path.indexOf('/') + 1) : f.path;
-    dirs.set(top, (dirs.get(top) ?? 0) + 1);
+  // Grouped by what the files are for (their role), in the folders render puts them.
+  const groups: Array<{ label: string; roles: ArtefactRole[]; what: string }> = [
+    { label: 'fleet/', roles: ['fleet'], what: 'Fleet bundle shipping the HelmChartConfigs' },
+    { label: 'plan.json', roles: ['plan'], what: 'the mesh plan: clusters, peers, endpoints, certificate fingerprints (no keys)' },
+    { label: 'rancher/', roles: ['rancher'], what: 'Rancher/Terraform chart_values and machine_global_config fragments' },
+    { label: 'rke2/', roles: ['helmChartConfig'], what: 'RKE2 HelmChartConfig per cluster (kubectl apply --server-side)' },
+    {
+      label: 'secrets/',
+      roles: ['secretValues', 'helmChartConfigInline', 'valuesSecret', 'certSecret', 'certStore', 'gitignore'],
+      what: 'keys and certificates (0600, git-ignored): never commit',
+    },
+    { label: 'values/', roles: ['values'], what: 'Helm values per cluster (helm upgrade -f values/<c>.yaml -f secrets/<c>.values.yaml)' },
+  ];
+  for (const g of groups) {
+    const n = files.filter((f) => g.roles.includes(f.role)).length;
+    if (n > 0) lines.push(`  ${g.label.padEnd(10)} ${String(n).padStart(4)}  ${g.what}`);
   }
-  const what: Record<string, string> = {
-    'values/': 'Helm values per cluster (helm upgrade -f values/<c>.yaml -f secrets/<c>.values.yaml)',
-    'rke2/': 'RKE2 HelmChartConfig per cluster (kubectl apply --server-side)',
-    'rancher/': 'Rancher/Terraform chart_values and machine_global_config fragments',
-    'fleet/': 'Fleet bundle shipping the HelmChartConfigs',
-    'secrets/': 'keys and certificates (0600, git-ignored): never commit',
-    'plan.json': 'the mesh plan: clusters, peers, endpoints, certificate fingerprints (no keys)',
-  };
-  for (const [d, n] of [...dirs].sort()) lines.push(`  ${d.padEnd(10)} ${String(n).padStart(4)}  ${what[d] ?? ''}`.trimEnd());
   lines.push('');
   if (targets.includes('rke2')) {
     lines.push(`Next: review the files (git diff), then: meshform apply ${specPath} --out ${rel}   (--dry-run shows the diff first)`);
     lines.push('  or by hand, per cluster (Secrets first), e.g.');
     for (const c of spec.clusters.slice(0, 3)) {
-      const manifests = files
-        .map((f) => f.path)
-        .filter((p) => p.startsWith(`secrets/${c.name}/`) && p.endsWith('.yaml') && !p.includes('/certs/') && p !== paths.rke2ConfigInline(c.name));
-      const hcc = files.find((f) => f.path === paths.rke2Config(c.name) || f.path === paths.rke2ConfigInline(c.name));
+      const ca = clusterArtefacts(c.name, files);
+      const manifests = ca.secrets.map((f) => f.path);
+      const hcc = ca.helmChartConfig;
       if (!hcc) continue;
       const target = c.context ? `--context ${c.context}` : c.kubeconfig ? `--kubeconfig ${relative(io.cwd, c.kubeconfig)}` : `--context ${c.name}`;
       const args = [...manifests, hcc.path].map((p) => `-f ${rel}/${p}`).join(' ');
@@ -167,5 +156,5 @@ export async function renderCommand(
   }
   lines.push(`Check again any time: meshform validate ${specPath}`);
   io.out(lines.join('\n'));
-  return ExitCode.ok;
+  return exitCodeFor('ok');
 }

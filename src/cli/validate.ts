@@ -1,4 +1,5 @@
-import { ExitCode, hasErrors } from '../errors.js';
+import { hasErrors } from '../errors.js';
+import { exitCodeFor } from '../exit.js';
 import { prepare } from '../prepare.js';
 import { formatFindingsTable, findingsReport } from '../validate/report.js';
 import type { Io, OutputFormat } from './io.js';
@@ -13,5 +14,5 @@ export async function validateCommand(io: Io, specPath: string, opts: { facts?: 
   } else {
     io.out(formatFindingsTable(findings, Math.max(120, process.stdout.columns ?? 0)));
   }
-  return failed ? ExitCode.findings : ExitCode.ok;
+  return exitCodeFor(failed ? 'findings' : 'ok');
 }

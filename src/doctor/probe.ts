@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, Socket, connect as netConnect } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 as Etcd3Client } from 'etcd3';
 import { SecretPem } from '../pki/secret.js';
 import { classifyFailure, type Diagnosis } from './rules.js';
 
@@ -179,7 +179,9 @@ export async function probeEndpoint(t: ProbeTarget, cred: ProbeCredentials, opts
     return fail('tls', tlsErrorText(err, t));
   }
   const target = isIP(ip) === 6 ? `[${ip}]` : ip;
-  const etcd = new Etcd3({
+  // The etcd/gRPC client is heavy to load (~0.3 s); only a probe that got this far needs it.
+  const { Etcd3 } = await loadEtcd3();
+  const etcd: Etcd3Client = new Etcd3({
     hosts: `https://${target}:${t.port}`,
     credentials: { rootCertificate: Buffer.from(cred.caPem), certChain: Buffer.from(cred.certPem), privateKey: Buffer.from(cred.key.reveal()) },
     grpcOptions: { 'grpc.ssl_target_name_override': t.serverName, 'grpc.default_authority': t.serverName },
@@ -240,4 +242,9 @@ export function probeTargets(cluster: string, dial: PeerDial, domain: string): P
   const common = { cluster, peer: dial.peer, port: dial.port, ...(dial.expectedClusterId !== undefined ? { expectedClusterId: dial.expectedClusterId } : {}) };
   if (dial.address) return [{ ...common, host: dial.address, serverName: dial.address }];
   return (dial.ips ?? []).map((ip) => ({ ...common, host: ip, serverName: `${dial.peer}.${domain}` }));
+}
+
+let etcd3Module: Promise<typeof import('etcd3')> | undefined;
+function loadEtcd3(): Promise<typeof import('etcd3')> {
+  return (etcd3Module ??= import('etcd3'));
 }

@@ -2,26 +2,10 @@
  * Known Cluster Mesh failures (DESIGN.md §8.4): the text an agent or a probe shows → cause and fix.
  * Table-driven: the first row whose pattern matches wins, so more specific rows come first.
  */
+import type { CodeOfArea } from '../validate/catalogue.js';
 
-export type DiagnosisCode =
-  | 'PERMISSION_DENIED'
-  | 'CA_MISMATCH'
-  | 'SAN_MISSING'
-  | 'CONFIG_NOT_FOUND'
-  | 'CLUSTER_ID_CLASH'
-  | 'UNREACHABLE'
-  | 'DNS'
-  | 'PEER_NOT_CONFIGURED'
-  | 'NODE_UNREACHABLE'
-  | 'CLUSTER_ACCESS'
-  | 'AGENT_NO_ANSWER'
-  // Named from the live topology (refine.ts), not from the failure text alone:
-  | 'ENDPOINT_CONTROL_PLANE'
-  | 'PEER_ONE_SIDED'
-  | 'SAME_NODEPORT'
-  | 'WRONG_ENDPOINT_IP'
-  | 'WRONG_PORT'
-  | 'UNKNOWN';
+/** The doctor codes of the catalogue (area `doctor`): the text classifications and the topology ones (refine.ts). */
+export type DiagnosisCode = CodeOfArea<'doctor'>;
 
 export interface Diagnosis {
   code: DiagnosisCode;

@@ -1,19 +1,8 @@
 import { ExitCode, MeshformError, type Finding } from '../errors.js';
+import type { CodeOfArea } from '../validate/catalogue.js';
 
-/** Codes of cluster access failures (all exit 3). */
-export type ClusterErrorCode =
-  | 'KUBE_CONFIG'
-  | 'KUBE_UNREACHABLE'
-  | 'KUBE_TIMEOUT'
-  | 'KUBE_TLS'
-  | 'KUBE_UNAUTHORIZED'
-  | 'KUBE_FORBIDDEN'
-  | 'KUBE_NOT_FOUND'
-  | 'KUBE_CONFLICT'
-  | 'KUBE_API'
-  | 'KUBE_EXEC'
-  | 'CLUSTER_IDENTITY_MISMATCH'
-  | 'RELEASE_NOT_FOUND';
+/** Codes of cluster access failures (all exit 3): the catalogue's area `cluster`. */
+export type ClusterErrorCode = CodeOfArea<'cluster'>;
 
 export interface ClusterErrorInput {
   cluster: string;
@@ -42,7 +31,7 @@ export function clusterError(e: ClusterErrorInput): MeshformError {
 }
 
 /** The finding code of a MeshformError, if it has exactly one. */
-export function errorCode(err: unknown): string | undefined {
+export function errorCode(err: unknown): Finding['code'] | undefined {
   return err instanceof MeshformError ? err.findings[0]?.code : undefined;
 }
 

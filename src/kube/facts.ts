@@ -3,60 +3,25 @@
  * `validate --facts` states. Keyed by cluster name. Every field is optional: a rule that needs a
  * missing fact does not run.
  */
+import type { z } from 'zod';
+import type { factsSchema } from '../spec/schema.js';
 
-export type NodeRole = 'control-plane' | 'master' | 'etcd' | 'worker';
+// The types are the facts file schema's (src/spec/schema.ts, `factsSchema`), not written twice:
+// what discover returns is exactly what `validate --facts` accepts back.
 
-export interface NodeFact {
-  name: string;
-  /** From labels node-role.kubernetes.io/*; a node with none of control-plane/master/etcd is a worker. */
-  roles: NodeRole[];
-  internalIPs: string[];
-  externalIPs: string[];
-  podCIDRs: string[];
-}
+/** Every cluster's facts, keyed by cluster name. */
+export type Facts = z.output<typeof factsSchema>;
 
-export interface ClusterFacts {
-  nodes?: NodeFact[];
-  /** From the helm release or the HelmChart. */
-  ciliumVersion?: string;
-  chartVersion?: string;
-  /** From ConfigMap cilium-config. */
-  clusterName?: string;
-  clusterId?: number;
-  maxConnectedClusters?: number;
-  /** From HelmChart spec.set globals. */
-  clusterCIDR?: string[];
-  serviceCIDR?: string[];
-  rke2Version?: string;
-  /** Current user values of the rke2-cilium release. */
-  values?: Record<string, unknown>;
-  /** Service clustermesh-apiserver. */
-  service?: { type: string; nodePort?: number; loadBalancerIngress?: string[] };
-  /** Added by discover: UID of namespace kube-system, a stable identity of the cluster. */
-  kubeSystemUID?: string;
-  /** Added by discover: datapath settings from ConfigMap cilium-config. */
-  routingMode?: string;
-  tunnelProtocol?: string;
-  /**
-   * Added by discover: cilium-config `kube-proxy-replacement` as written (`true`/`false` from 1.14;
-   * older `strict`/`partial`/`probe`/`disabled`). See `kubeProxyReplacementOn`.
-   */
-  kubeProxyReplacement?: string;
-  /** Added by discover: `enable-kvstoremesh`/clustermesh settings as found in cilium-config. */
-  kvstoremesh?: boolean;
-  /** Added by discover: HelmChart kube-system/<release> (RKE2). */
-  helmChart?: { version?: string; set: Record<string, string>; valuesContent?: string };
-  /** Added by discover: HelmChartConfig kube-system/<release> (RKE2), the text as stored. */
-  helmChartConfig?: { valuesContent: string; failurePolicy?: string };
-  /** Added by discover: the current Helm release (from its Secret, decoded without helm). */
-  helmRelease?: { revision: number; status: string; chartVersion?: string; appVersion?: string };
-  /** Added by discover: what could not be read (e.g. no RBAC on secrets); the rest was still read. */
-  warnings?: string[];
-}
+/**
+ * One cluster: nodes, versions and cilium-config settings, the HelmChart, HelmChartConfig and Helm
+ * release, the clustermesh-apiserver Service, and `warnings` about what could not be read.
+ */
+export type ClusterFacts = Facts['clusters'][string];
 
-export interface Facts {
-  clusters: Record<string, ClusterFacts>;
-}
+/** A node: roles from labels node-role.kubernetes.io/* (none of control-plane/master/etcd: a worker), IPs, pod CIDRs. */
+export type NodeFact = NonNullable<ClusterFacts['nodes']>[number];
+
+export type NodeRole = NodeFact['roles'][number];
 
 export function isWorker(n: NodeFact): boolean {
   return !n.roles.some((r) => r === 'control-plane' || r === 'master' || r === 'etcd');

@@ -491,7 +491,7 @@ export function describeCaCert(
   };
 }
 
-function importError(code: string, source: string, message: string, fix: string): MeshformError {
+function importError(code: Finding['code'], source: string, message: string, fix: string): MeshformError {
   return new MeshformError(
     message,
     [finding({ code, path: 'source', value: source, message, rule: 'ca import reads a folder or file holding the CA certificate and key (PEM), a Kubernetes Secret manifest (ca.crt/ca.key or tls.crt/tls.key), or a values file with tls.ca.cert/key', fix })],

@@ -3,15 +3,14 @@
  * CA for certificate method `provided`, and kept across renders until they are due for renewal.
  *
  * Names and usages follow Cilium's chart (install/kubernetes/cilium/templates/clustermesh-apiserver,
- * the cronJob/certgen config and `_helpers.tpl`): server CN `clustermesh-apiserver.cilium.io` with
- * SANs `clustermesh-apiserver.cilium.io`, `*.mesh.cilium.io`, `clustermesh-apiserver.<ns>.svc`,
- * 127.0.0.1, ::1 and the extras; admin `admin-<cluster>`; remote `remote-<cluster>` in authMode
+ * the cronJob/certgen config and `_helpers.tpl`): the server names come from names.ts; admin `admin-<cluster>`; remote `remote-<cluster>` in authMode
  * cluster, `remote` otherwise; local `local-<cluster>`.
  */
 import { inputError } from '../errors.js';
 import type { AuthMode, KeyAlgorithm } from '../spec/types.js';
-import { formatIp, parseIp } from '../util/cidr.js';
 import { leafProfile } from './ca.js';
+import type { ServerCertNames } from './names.js';
+import { RULES } from '../validate/catalogue.js';
 import type { IssuerSetup, Job, JobResult } from './issuer.js';
 import { generateKeyAsync, type LeafKey } from './keys.js';
 import { defaultConcurrency, runJobs } from './pool.js';
@@ -19,74 +18,32 @@ import { indexMacKey, makeRecord, reuseByRecord, type LeafRecord, type RecordCon
 import { SecretPem } from './secret.js';
 import type { CaMaterial, IssuedCert, LeafKind, LeafRequest } from './types.js';
 
-/** The domain Cilium's server certificate covers with `*.mesh.cilium.io` out of the box. */
-export const DEFAULT_DOMAIN = 'mesh.cilium.io';
-export const SERVER_CN = 'clustermesh-apiserver.cilium.io';
 const DAY_MS = 86_400_000;
-
-const DNS_RE = /^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function byIp(a: string, b: string): number {
-  const x = parseIp(a)!;
-  const y = parseIp(b)!;
-  if (x.family !== y.family) return x.family - y.family;
-  return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
-}
 
 /**
  * The leaf requests of one cluster: server, admin, remote, and local when the Cilium version has
- * the local certificate (1.16+). SANs are lower-cased, de-duplicated and sorted (DNS names by
- * text, IPs by family then value, IPs in canonical form); an "extra DNS name" that is an IP
- * (a LoadBalancer address given as an IP) goes to the IP SANs.
+ * the local certificate (1.16+). The server names come from `serverCertNames` (names.ts), the one
+ * place they are decided; a name that cannot go into a certificate is an input error here.
  */
 export function clusterLeafRequests(a: {
   cluster: string;
-  domain: string;
-  namespace: string;
+  server: ServerCertNames;
   authMode: AuthMode;
   localCert: boolean;
-  extraDnsNames: string[];
-  extraIpAddresses: string[];
 }): LeafRequest[] {
-  const domain = a.domain.toLowerCase().replace(/\.$/, '');
-  const dns = new Set<string>([SERVER_CN, '*.mesh.cilium.io', `clustermesh-apiserver.${a.namespace}.svc`, `${a.cluster}.${domain}`]);
-  if (domain !== DEFAULT_DOMAIN) dns.add(`*.${domain}`);
-  const ips = new Set<string>(['127.0.0.1', '::1']);
-  const addIp = (text: string, field: string): void => {
-    const ip = parseIp(text.trim());
-    if (!ip) {
-      throw inputError({
-        code: 'SAN_INVALID',
-        path: `tls.${field}`,
-        value: text,
-        message: `${JSON.stringify(text)} in the server certificate names of cluster ${a.cluster} is not an IP address`,
-        rule: 'extraIpAddresses holds IPv4 or IPv6 addresses',
-        fix: 'write an address such as 192.0.2.10 or 2001:db8::10, or move a name to extraDnsNames',
-      });
-    }
-    ips.add(formatIp(ip.family, ip.value));
-  };
-  for (const raw of a.extraDnsNames) {
-    const name = raw.trim().toLowerCase().replace(/\.$/, '');
-    if (name === '') continue;
-    if (parseIp(name)) {
-      addIp(name, 'extraDnsNames');
-      continue;
-    }
-    if (!DNS_RE.test(name) || name.length > 253) {
-      throw inputError({
-        code: 'SAN_INVALID',
-        path: 'tls.extraDnsNames',
-        value: raw,
-        message: `${JSON.stringify(raw)} in the server certificate names of cluster ${a.cluster} is not a DNS name`,
-        rule: 'a certificate DNS name is dot-separated labels of a-z, 0-9 and -, optionally starting with *.',
-        fix: 'correct the name, e.g. clustermesh.example.net',
-      });
-    }
-    dns.add(name);
+  const bad = a.server.invalid[0];
+  if (bad) {
+    throw inputError({
+      code: 'SAN_INVALID',
+      path: bad.field,
+      value: bad.value,
+      message: `${JSON.stringify(bad.value)} in the server certificate names of cluster ${a.cluster} is not ${bad.expected === 'ip' ? 'an IP address' : 'a DNS name'}`,
+      rule: RULES.SAN_INVALID.rule,
+      fix: bad.expected === 'ip'
+        ? 'write an address such as 192.0.2.10 or 2001:db8::10, or move a name to extraDnsNames'
+        : 'correct the name, e.g. clustermesh.example.net',
+    });
   }
-  for (const ip of a.extraIpAddresses) addIp(ip, 'extraIpAddresses');
-
   const client = (kind: LeafKind, commonName: string): LeafRequest => ({
     cluster: a.cluster,
     kind,
@@ -99,9 +56,9 @@ export function clusterLeafRequests(a: {
     {
       cluster: a.cluster,
       kind: 'server',
-      commonName: SERVER_CN,
-      dnsNames: [...dns].sort(),
-      ipAddresses: [...ips].sort(byIp),
+      commonName: a.server.commonName,
+      dnsNames: [...a.server.dnsNames],
+      ipAddresses: [...a.server.ipAddresses],
       usage: 'server',
     },
     client('admin', `admin-${a.cluster}`),

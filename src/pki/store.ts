@@ -4,7 +4,7 @@
  * `secrets/<cluster>/certs/index.json` (record.ts), in the output folder (secret files, 0600).
  */
 import { join } from 'node:path';
-import type { RenderedFile } from '../render/types.js';
+import type { Artefact, RenderedFile } from '../render/types.js';
 import { readBoundedSync } from '../util/bounded-read.js';
 import { storeKey, type StoredLeaf } from './leaf.js';
 import { indexFileContent, parseIndexFile, type LeafRecord } from './record.js';
@@ -29,20 +29,20 @@ export function certIndexPath(cluster: string): string {
  * with no record gets no index). The index content depends only on the records, so a re-render
  * that keeps every certificate writes the same bytes.
  */
-export function certStoreFiles(issued: IssuedCert[]): RenderedFile[] {
-  const out: RenderedFile[] = [];
+export function certStoreFiles(issued: IssuedCert[]): Artefact[] {
+  const out: Artefact[] = [];
   const byCluster = new Map<string, Partial<Record<LeafKind, LeafRecord>>>();
   for (const c of issued) {
     out.push(
-      { path: certStorePath(c.request.cluster, c.request.kind, 'crt'), content: c.certPem, secret: true },
-      { path: certStorePath(c.request.cluster, c.request.kind, 'key'), content: c.key.reveal(), secret: true },
+      { path: certStorePath(c.request.cluster, c.request.kind, 'crt'), content: c.certPem, secret: true, role: 'certStore', cluster: c.request.cluster },
+      { path: certStorePath(c.request.cluster, c.request.kind, 'key'), content: c.key.reveal(), secret: true, role: 'certStore', cluster: c.request.cluster },
     );
     if (!c.record) continue;
     const records = byCluster.get(c.request.cluster) ?? {};
     records[c.request.kind] = c.record;
     byCluster.set(c.request.cluster, records);
   }
-  for (const [cluster, records] of byCluster) out.push({ path: certIndexPath(cluster), content: indexFileContent(records), secret: true });
+  for (const [cluster, records] of byCluster) out.push({ path: certIndexPath(cluster), content: indexFileContent(records), secret: true, role: 'certStore', cluster });
   return out;
 }
 

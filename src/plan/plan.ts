@@ -2,9 +2,10 @@ import { Document } from 'yaml';
 import { inputError, type Finding } from '../errors.js';
 import type { Facts } from '../kube/facts.js';
 import type { CaMaterial, ClusterCerts } from '../pki/types.js';
-import type { ClusterSpec, MeshSpec, ValuesFile } from '../spec/types.js';
+import type { MeshSpec, ValuesFile } from '../spec/types.js';
 import { featuresOf, NEWEST_KNOWN_MINOR, parseCiliumVersion } from '../util/version.js';
-import type { Dial, MeshPlan, PlannedCluster } from './types.js';
+import { dialOf, serverCertNames } from '../pki/names.js';
+import type { MeshPlan, PlannedCluster } from './types.js';
 
 /** The cert-manager issuer the rendered values point at for method `certmanager`. */
 export const CERT_MANAGER_ISSUER = { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'meshform-clustermesh-ca' } as const;
@@ -27,24 +28,13 @@ export function rke2SupportsValuesSecrets(rke2Version: string | undefined): bool
   return since !== undefined && patch >= since;
 }
 
-function dialOf(c: ClusterSpec): Dial {
-  const e = c.endpoint;
-  if (e.type === 'NodePort') return { ips: [...e.ips], port: e.nodePort };
-  if (e.address) return { address: e.address, port: e.port };
-  return { ips: e.loadBalancerIP ? [e.loadBalancerIP] : [], port: e.port };
-}
-
-function uniq(xs: string[]): string[] {
-  return [...new Set(xs)];
-}
-
 function valuesFromFacts(data: Record<string, unknown> | undefined): ValuesFile | undefined {
   if (!data) return undefined;
   const doc = new Document(data);
   return { path: '', text: doc.toString({ lineWidth: 0 }), doc, data };
 }
 
-function warning(path: string, code: string, message: string, rule: string, fix: string, value?: string): Finding {
+function warning(path: string, code: Finding['code'], message: string, rule: string, fix: string, value?: string): Finding {
   return { code, severity: 'warning', path, message, rule, fix, ...(value === undefined ? {} : { value }) };
 }
 
@@ -110,7 +100,7 @@ export function planMesh(
           ? { type: 'LoadBalancer', loadBalancerIP: e.loadBalancerIP }
           : { type: 'LoadBalancer' };
     const dial = dialOf(c);
-    const dnsNames = uniq([`${c.name}.${spec.domain}`, ...(dial.address ? [dial.address] : []), ...c.tls.extraDnsNames]);
+    const names = serverCertNames(c, spec);
     const certs = method === 'provided' ? input.certs?.get(c.name) : undefined;
     const values = c.values ?? valuesFromFacts(facts?.values);
     const planned: PlannedCluster = {
@@ -124,7 +114,7 @@ export function planMesh(
       kvstoremesh: c.kvstoremesh ?? features.kvstoremeshDefault,
       service,
       dial,
-      serverExtra: { dnsNames, ipAddresses: uniq(c.tls.extraIpAddresses) },
+      serverExtra: { dnsNames: [...names.extra.dnsNames], ipAddresses: [...names.extra.ipAddresses] },
       peers: [...c.peers],
       podCIDRs: c.podCIDRs.length ? [...c.podCIDRs] : [...(facts?.clusterCIDR ?? [])],
       serviceCIDRs: c.serviceCIDRs.length ? [...c.serviceCIDRs] : [...(facts?.serviceCIDR ?? [])],

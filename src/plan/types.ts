@@ -3,14 +3,9 @@ import type { AuthMode, CertMethod, ValuesFile } from '../spec/types.js';
 import type { CaMaterial, ClusterCerts } from '../pki/types.js';
 import type { CiliumVersion, VersionFeatures } from '../util/version.js';
 
-/** How a peer reaches a cluster's clustermesh-apiserver: the `clustermesh.config.clusters` entry body. */
-export interface Dial {
-  /** Peer dials https://<name>.<domain>:<port>, the chart maps these IPs with hostAliases. */
-  ips?: string[];
-  /** Peer dials this address as is. */
-  address?: string;
-  port: number;
-}
+import type { Dial } from '../pki/names.js';
+
+export type { Dial };
 
 export interface PlannedCluster {
   index: number;
@@ -25,7 +20,7 @@ export interface PlannedCluster {
   kvstoremesh: boolean;
   service: { type: 'NodePort'; nodePort: number } | { type: 'LoadBalancer'; loadBalancerIP?: string };
   dial: Dial;
-  /** SANs of the clustermesh-apiserver server certificate beyond the chart's defaults. */
+  /** SANs of the clustermesh-apiserver server certificate beyond the chart's defaults (`serverCertNames(…).extra`). */
   serverExtra: { dnsNames: string[]; ipAddresses: string[] };
   /** Names of the clusters this one connects to, in spec order (full mesh unless the spec narrows it). */
   peers: string[];

@@ -5,7 +5,9 @@
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import type { IssuedCert, LeafKind } from '../pki/types.js';
 import { emitYaml, indentLines, type Plain } from './emit.js';
-import type { RenderedFile, Target } from './types.js';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../kube/client.js';
+import type { Artefact, ArtefactRole, Target } from './types.js';
 import { SECRETS_GITIGNORE_TEXT } from '../write/atomic.js';
 import { assembleValues, PeerPrinter, secretKeys, valuesVariants, type ValuesParts } from './values.js';
 
@@ -227,10 +229,12 @@ export function planJson(plan: MeshPlan): string {
  * Renders every file of the chosen targets for every cluster of the plan, sorted by path.
  * Secret material only ever lands in files marked `secret: true` under `secrets/`.
  */
-export function renderMesh(plan: MeshPlan, opts: { targets: readonly Target[] }): RenderedFile[] {
+export function renderMesh(plan: MeshPlan, opts: { targets: readonly Target[] }): Artefact[] {
   const want = new Set(opts.targets);
-  const files: RenderedFile[] = [];
-  const add = (path: string, content: string, secret = path.startsWith('secrets/')) => files.push({ path, content, secret });
+  const files: Artefact[] = [];
+  const MANIFESTS: ReadonlySet<ArtefactRole> = new Set(['helmChartConfig', 'helmChartConfigInline', 'valuesSecret', 'certSecret']);
+  const add = (path: string, content: string, role: ArtefactRole, cluster?: string, secret = path.startsWith('secrets/')) =>
+    files.push({ path, content, secret, role, ...(cluster === undefined ? {} : { cluster }), ...(MANIFESTS.has(role) ? { objects: manifestObjects(content) } : {}) });
   const peers = new PeerPrinter(plan);
   const fleetShipped: PlannedCluster[] = [];
 
@@ -253,43 +257,54 @@ export function renderMesh(plan: MeshPlan, opts: { targets: readonly Target[] })
       for (const kind of preCreatedKinds(c)) {
         const cert = c.certs[kind];
         if (!cert) throw new Error(`cluster ${c.name}: no ${kind} certificate issued`);
-        add(paths.certSecret(c.name, kind), tlsSecret(plan, c, kind, cert));
+        add(paths.certSecret(c.name, kind), tlsSecret(plan, c, kind, cert), 'certSecret', c.name);
       }
     }
     if (want.has('values')) {
       const text = assembleValues(variants.full!, '', peers);
       const use = secretText ? ` (use with -f ${paths.secretValues(c.name)})` : '';
-      add(paths.values(c.name), header(plan, `Helm values of cluster ${c.name}${use}`) + text);
-      if (secretText) add(paths.secretValues(c.name), header(plan, `secret Helm values of cluster ${c.name}`) + secretText);
+      add(paths.values(c.name), header(plan, `Helm values of cluster ${c.name}${use}`) + text, 'values', c.name);
+      if (secretText) add(paths.secretValues(c.name), header(plan, `secret Helm values of cluster ${c.name}`) + secretText, 'secretValues', c.name);
     }
     if (want.has('rke2')) {
       if (!rke2Inline) {
-        add(paths.rke2Config(c.name), header(plan, `RKE2 HelmChartConfig of cluster ${c.name}`) + hcc());
-        if (secretText) add(paths.rke2ValuesSecret(c.name), valuesSecretManifest(plan, c, secretText));
+        add(paths.rke2Config(c.name), header(plan, `RKE2 HelmChartConfig of cluster ${c.name}`) + hcc(), 'helmChartConfig', c.name);
+        if (secretText) add(paths.rke2ValuesSecret(c.name), valuesSecretManifest(plan, c, secretText), 'valuesSecret', c.name);
       } else {
         const inline = variants.inline!;
         add(
           paths.rke2ConfigInline(c.name),
           header(plan, `RKE2 HelmChartConfig with inline keys of cluster ${c.name}`) + helmChartConfigBody(plan, inline, peers, false),
+          'helmChartConfigInline',
+          c.name,
         );
       }
     }
     if (want.has('rancher')) {
-      add(paths.rancherTf(c.name), rancherTf(plan, c, valuesNoGlobal(), peers));
-      add(paths.rancherYaml(c.name), rancherYaml(plan, c, valuesNoGlobal(), peers));
+      add(paths.rancherTf(c.name), rancherTf(plan, c, valuesNoGlobal(), peers), 'rancher', c.name);
+      add(paths.rancherYaml(c.name), rancherYaml(plan, c, valuesNoGlobal(), peers), 'rancher', c.name);
     }
     if (fleetShips) {
       fleetShipped.push(c);
-      add(paths.fleetConfig(c.name), header(plan, `RKE2 HelmChartConfig (Fleet) of cluster ${c.name}`) + hcc());
+      add(paths.fleetConfig(c.name), header(plan, `RKE2 HelmChartConfig (Fleet) of cluster ${c.name}`) + hcc(), 'fleet', c.name);
       add(
         paths.fleetKustomization(c.name),
         header(plan, `Fleet overlay of cluster ${c.name}`) + emitYaml({ resources: ['rke2-cilium-config.yaml'] }),
+        'fleet',
+        c.name,
       );
     }
   }
-  if (want.has('fleet')) add(paths.fleet, fleetYaml(plan, fleetShipped));
-  if (want.has('plan')) add(paths.plan, planJson(plan), false);
-  if (files.some((f) => f.secret)) add(paths.gitignore, SECRETS_GITIGNORE_TEXT);
+  if (want.has('fleet')) add(paths.fleet, fleetYaml(plan, fleetShipped), 'fleet');
+  if (want.has('plan')) add(paths.plan, planJson(plan), 'plan', undefined, false);
+  if (files.some((f) => f.secret)) add(paths.gitignore, SECRETS_GITIGNORE_TEXT, 'gitignore');
 
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The objects of a manifest render just wrote: the same data apply sends, so no consumer parses files again. */
+function manifestObjects(text: string): KubeObject[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as unknown)
+    .filter((o): o is KubeObject => !!o && typeof o === 'object' && 'kind' in o);
 }

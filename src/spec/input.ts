@@ -12,13 +12,16 @@ import { RULES } from '../validate/catalogue.js';
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
 /** What the file is, for messages ("values file", "mesh spec"). */
+/** The file kinds whose syntax errors have their own code (`<prefix>_SYNTAX`, all in the catalogue). */
+export type SyntaxPrefix = 'YAML' | 'VALUES' | 'FACTS';
+
 export interface FileRole {
   what: string;
   /** Path of the finding, e.g. `clusters[0].values`; `` for the spec itself. */
   findingPath: string;
 }
 
-function fileError(code: string, path: string, role: FileRole, message: string, rule: string, fix: string): Finding {
+function fileError(code: Finding['code'], path: string, role: FileRole, message: string, rule: string, fix: string): Finding {
   return { code, severity: 'error', path: role.findingPath, value: path, message, rule, fix };
 }
 
@@ -81,7 +84,7 @@ export interface ParsedYaml {
  * Parses one YAML document. The first syntax error, duplicate keys, several documents and
  * alias bombs become findings at `role.findingPath`.
  */
-export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix = 'YAML'): ParsedYaml | Finding[] {
+export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix: SyntaxPrefix = 'YAML'): ParsedYaml | Finding[] {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, role)];
   const lines = new LineCounter();
@@ -171,7 +174,7 @@ function expandsTooLarge(path: string, role: FileRole, size: number): Finding {
   };
 }
 
-function syntax(prefix: string, path: string, role: FileRole, detail: string): Finding {
+function syntax(prefix: SyntaxPrefix, path: string, role: FileRole, detail: string): Finding {
   return {
     code: `${prefix}_SYNTAX`,
     severity: 'error',

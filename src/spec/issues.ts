@@ -113,7 +113,7 @@ function mapIssue(
   const value = valueAt(input, rel);
   const last = segs[segs.length - 1];
   const field = last === undefined ? 'the file' : typeof last === 'number' ? `item ${last}` : `"${last}"`;
-  const push = (code: string, message: string, rule: string, fix: string, shown: unknown = value) =>
+  const push = (code: Finding['code'], message: string, rule: string, fix: string, shown: unknown = value) =>
     out.push({ code, severity: 'error', path, value: showValue(shown), message, rule, fix });
 
   switch (issue.code) {

@@ -4,12 +4,13 @@
  * loaded spec only holds parseable values; cross-field rules live in `src/validate`.
  */
 import { z } from 'zod';
+import type { FindingCode } from '../validate/catalogue.js';
 import { parseCidr, parseIp } from '../util/cidr.js';
 import { parseCiliumVersion } from '../util/version.js';
 
 /** Extra data a custom issue carries so it becomes a complete finding. */
 export interface IssueParams {
-  code: string;
+  code: FindingCode;
   rule: string;
   fix: string;
 }
@@ -141,6 +142,8 @@ export const meshSchema = z.strictObject({
 });
 export type MeshInput = z.infer<typeof meshSchema>;
 
+// Facts (src/kube/facts.ts derives its types from these): what discover reads, or a facts file states.
+// A node's roles come from labels node-role.kubernetes.io/*; one with none of control-plane/master/etcd is a worker.
 const nodeFactSchema = z.strictObject({
   name: z.string().min(1),
   roles: z.array(z.enum(['control-plane', 'master', 'etcd', 'worker'])).default([]),
@@ -151,6 +154,8 @@ const nodeFactSchema = z.strictObject({
 
 const clusterFactsSchema = z.strictObject({
   nodes: z.array(nodeFactSchema).optional(),
+  // From the helm release or the HelmChart; clusterName/clusterId/maxConnectedClusters from ConfigMap
+  // cilium-config; clusterCIDR/serviceCIDR from HelmChart spec.set globals; values: the release's user values.
   ciliumVersion: versionString.optional(),
   chartVersion: versionString.optional(),
   clusterName: z.string().optional(),

@@ -1,18 +1,23 @@
 /**
- * Every finding code meshform's loader and validator emit, with its default severity and the rule
- * it enforces: the single source of rule text for findings and for the docs.
+ * Every finding code meshform emits (loader, validator, CA, plan, CLI usage, init, cluster access,
+ * doctor), with its default severity and the rule it enforces: the single source of codes and of
+ * rule text for the docs. `Finding.code` is typed by it (FindingCode), so a code used anywhere in
+ * src must be listed here; docs/rules.md is generated from it.
  */
 import type { Severity } from '../errors.js';
 
 export interface RuleInfo {
   severity: Severity;
   /** DESIGN.md §5 area (or `input` for loading problems). */
-  area: 'input' | 'names' | 'ids' | 'maxConnectedClusters' | 'cidrs' | 'values' | 'endpoints' | 'facts' | 'tls' | 'versions' | 'datapath' | 'auth' | 'certificates' | 'output';
+  area:
+    | 'input' | 'names' | 'ids' | 'maxConnectedClusters' | 'cidrs' | 'values' | 'endpoints' | 'facts' | 'tls' | 'versions' | 'datapath' | 'auth' | 'certificates'
+    | 'ca' | 'plan' | 'usage' | 'init' | 'cluster' | 'doctor' | 'output';
   rule: string;
 }
 
-const e = (area: RuleInfo['area'], rule: string): RuleInfo => ({ severity: 'error', area, rule });
-const w = (area: RuleInfo['area'], rule: string): RuleInfo => ({ severity: 'warning', area, rule });
+// Generic in the area, so that CodeOfArea can pick the codes of one area.
+const e = <A extends RuleInfo['area']>(area: A, rule: string) => ({ severity: 'error' as Severity, area, rule });
+const w = <A extends RuleInfo['area']>(area: A, rule: string) => ({ severity: 'warning' as Severity, area, rule });
 
 /** Rule catalogue keyed by finding code. */
 export const RULES = {
@@ -108,13 +113,10 @@ export const RULES = {
   FACTS_SERVICE_CIDR_MISMATCH: e('facts', "the spec's serviceCIDR equals the service-cidr RKE2 runs with (HelmChart global.serviceCIDR)"),
 
   // TLS.
-  CA_CERT_BUNDLE: e('tls', 'ca.cert holds exactly one certificate, the shared CA (a bundle would be cut to its first)'),
-  CA_KEY_WEAK: e('tls', 'an RSA CA key has at least 2048 bits (render, validate and ca import alike)'),
-  CA_KEY_PERMISSIONS: w('tls', 'the CA key file is readable by its owner only (0600)'),
-  CA_DIR_PERMISSIONS: w('tls', 'the folders of the CA files are not writable by group or others'),
   CA_MISSING: e('tls', 'certificate methods provided and helm need the shared CA (ca.cert, ca.key)'),
   DOMAIN_INVALID: e('tls', 'domain is a DNS name: labels of a-z, 0-9 and "-", each ≤ 63 characters, ≤ 253 in all'),
   SAN_NOT_COVERED: e('tls', "a peer's dialled address is covered by its server certificate's SANs"),
+  SAN_INVALID: e('tls', 'server certificate names are DNS names (labels of a-z, 0-9 and -, optionally starting with *.) or IP addresses'),
   CERT_RENEW_WINDOW: e('certificates', 'renewBeforeDays is shorter than validityDays'),
 
   // Versions.
@@ -135,6 +137,96 @@ export const RULES = {
   PEER_SELF: e('auth', 'a cluster does not list itself as a peer'),
   PEER_DUPLICATE: e('auth', 'a cluster lists each peer once'),
   PEER_NOT_SYMMETRIC: e('auth', 'with authMode cluster, peering is declared on both sides'),
+
+  // The shared CA (src/pki/ca.ts): its files, its certificate and key, import.
+  CA_FILE_MISSING: e('ca', 'the CA certificate and key must be readable files'),
+  CA_FILE_UNREADABLE: e('ca', 'the CA certificate and key must be readable regular files of at most 16 MiB'),
+  CA_FILE_EXISTS: e('ca', 'an existing CA is only replaced on request (--force)'),
+  CA_WRITE_FAILED: e('ca', 'the CA folder must be writable'),
+  CA_NOT_PEM: e('ca', 'ca.cert is the shared CA certificate in PEM form'),
+  CA_KEY_NOT_PEM: e('ca', 'ca.key is the CA private key in PEM form (EC, RSA or PKCS#8)'),
+  CA_KEY_ENCRYPTED: e('ca', 'ca.key is an unencrypted PEM private key'),
+  CA_NOT_CA: e('ca', 'the shared CA must be a CA certificate, or no peer accepts the certificates it signs'),
+  CA_NO_CERT_SIGN: e('ca', 'a CA certificate that states a keyUsage must include keyCertSign'),
+  CA_KEY_MISMATCH: e('ca', 'ca.key must be the private key of ca.cert'),
+  CA_KEY_UNSUPPORTED: e('ca', 'the CA key is ECDSA (P-256, P-384, P-521), RSA or Ed25519'),
+  CA_KEY_WEAK: e('ca', 'an RSA CA key has at least 2048 bits (render, validate and ca import alike)'),
+  CA_CERT_BUNDLE: e('ca', 'ca.cert holds exactly one certificate, the shared CA (a bundle would be cut to its first)'),
+  CA_KEY_PERMISSIONS: w('ca', 'the CA key file is readable by its owner only (0600)'),
+  CA_DIR_PERMISSIONS: w('ca', 'the folders of the CA files are not writable by group or others'),
+  CA_NOT_YET_VALID: e('ca', 'the shared CA must be valid now'),
+  CA_EXPIRED: e('ca', 'the shared CA must be valid for at least 30 more days'),
+  CA_EXPIRES_SOON: w('ca', 'the shared CA should be valid for well over 30 more days; plan its rotation'),
+  CA_IMPORT_MISSING: e('ca', 'ca import reads a folder with ca.crt/ca.key, a PEM certificate with its key beside it, or a Secret manifest'),
+  CA_IMPORT_FORMAT: e('ca', 'an imported CA is PEM files or a cilium-ca Secret with ca.crt and ca.key'),
+  CA_IMPORT_KEY_MISSING: e('ca', 'an imported CA comes with its private key'),
+  SPEC_NO_CA: e('ca', 'the spec says where the shared CA lives: ca: {cert: ca/ca.crt, key: ca/ca.key}'),
+
+  // The plan.
+  CERTS_MISSING: e('plan', 'method provided renders certificates issued from the shared CA for every cluster'),
+  VALUES_SECRETS_UNSUPPORTED: w('plan', 'HelmChartConfig spec.valuesSecrets needs RKE2 ≥ 1.30.12, 1.31.8, 1.32.4 or 1.33.0'),
+  CERT_METHOD_HELM_DRIFT: w('plan', 'stable output needs certificates that do not change between renders'),
+  CERT_MANAGER_ISSUER: w('plan', 'cert-manager must sign with the shared CA in every cluster'),
+
+  // Command-line usage (exit 2).
+  USAGE_TARGETS: e('usage', 'render targets are a comma-separated subset of values,rke2,rancher,fleet,plan'),
+  USAGE_DURATION: e('usage', 'durations are a number with an optional unit ms, s, m or h (default s)'),
+  USAGE_ONLY: e('usage', '--only takes a comma-separated list of cluster names from the spec'),
+  USAGE_CONTEXTS: e('usage', 'init takes one --context per cluster'),
+  USAGE_CA_PATHS: e('usage', 'the CA files are taken from one place: a folder or --spec'),
+  USAGE_DAYS: e('usage', 'a CA must stay valid at least 30 days (meshform refuses a CA that expires sooner)'),
+
+  // init.
+  INIT_EXISTS: e('init', 'init never overwrites a spec without --force'),
+  INIT_VERSIONS_DIFFER: w('init', 'one Cilium version per mesh is simplest'),
+  INIT_FEW_WORKERS: w('init', 'peers should reach a cluster through at least two worker nodes'),
+  INIT_NO_POD_CIDR: w('init', 'pod CIDRs must be known to check overlaps'),
+
+  // Cluster access and live identity (exit 3 when a cluster cannot be used).
+  KUBE_CONFIG: e('cluster', 'each cluster needs a usable kubeconfig and context'),
+  KUBE_UNREACHABLE: e('cluster', "the cluster's API server must be reachable"),
+  KUBE_TIMEOUT: e('cluster', 'cluster calls must answer within --request-timeout'),
+  KUBE_TLS: e('cluster', "the API server's certificate must verify against the kubeconfig's CA"),
+  KUBE_UNAUTHORIZED: e('cluster', "the kubeconfig's credentials must be accepted"),
+  KUBE_FORBIDDEN: e('cluster', "the kubeconfig's user needs the RBAC meshform uses (read nodes, secrets, configmaps, services; apply HelmChartConfig and Secrets; exec in cilium pods)"),
+  KUBE_NOT_FOUND: e('cluster', 'the objects meshform reads must exist'),
+  KUBE_CONFLICT: e('cluster', 'fields another field manager owns are only taken over with --force'),
+  KUBE_API: e('cluster', 'cluster calls must succeed'),
+  KUBE_EXEC: e('cluster', 'the status commands must run in the Cilium pods'),
+  RELEASE_NOT_FOUND: e('cluster', 'the HelmChartConfig is named after the HelmChart (or release) that installs Cilium (RKE2: kube-system/rke2-cilium)'),
+  CLUSTER_IDENTITY_MISMATCH: e('cluster', "each spec cluster is reached through its own context, and a running cluster's name is never changed silently"),
+  CLUSTER_ID_CHANGE: e('cluster', "a running cluster's ID is never changed silently (--allow-identity-change)"),
+
+  // doctor: a live failure, classified into cause and fix (src/doctor).
+  PERMISSION_DENIED: e('doctor', 'peers log in to a clustermesh-apiserver (never to an etcd of the control plane) as remote-<cluster>'),
+  CA_MISMATCH: e('doctor', 'every cluster of the mesh trusts one shared CA'),
+  SAN_MISSING: e('doctor', "a peer's server certificate covers the name or address it is dialled as"),
+  CONFIG_NOT_FOUND: e('doctor', "the peer name configured on a cluster is the remote cluster's cluster.name"),
+  CLUSTER_ID_CLASH: e('doctor', 'cluster IDs are unique across the live mesh'),
+  UNREACHABLE: e('doctor', "a peer's clustermesh-apiserver endpoint answers from every node"),
+  DNS: e('doctor', 'the name a peer is dialled as resolves (hostAliases for <name>.<domain>, or a DNS address)'),
+  PEER_NOT_CONFIGURED: e('doctor', "a cluster's agents carry the configuration of every peer of the spec"),
+  NODE_UNREACHABLE: e('doctor', 'cilium-health reaches every node of the mesh'),
+  CLUSTER_ACCESS: e('doctor', 'meshform reads every cluster through its Kubernetes API'),
+  AGENT_NO_ANSWER: e('doctor', 'every Cilium agent answers its status command within --exec-timeout'),
+  ENDPOINT_CONTROL_PLANE: e('doctor', 'peer endpoint IPs are worker nodes, never control-plane/etcd nodes'),
+  PEER_ONE_SIDED: e('doctor', 'with authMode cluster, both clusters list each other as peers'),
+  SAME_NODEPORT: e('doctor', 'with kube-proxy replacement on Cilium ≤ 1.18, clusters use different clustermesh NodePorts'),
+  WRONG_ENDPOINT_IP: e('doctor', "a peer endpoint IP is a node of that peer cluster"),
+  WRONG_PORT: e('doctor', "a peer endpoint port is the peer's clustermesh-apiserver Service port"),
+  UNKNOWN: e('doctor', 'a failure doctor has no rule for: read the agent log'),
 } as const satisfies Record<string, RuleInfo>;
 
-export type RuleCode = keyof typeof RULES;
+/** Every finding code, from the catalogue. */
+export type FindingCode = keyof typeof RULES;
+
+/** The codes of one area, e.g. `CodeOfArea<'doctor'>`. */
+export type CodeOfArea<A extends RuleInfo['area']> = { [K in FindingCode]: (typeof RULES)[K]['area'] extends A ? K : never }[FindingCode];
+
+/** Whether `code` is a catalogued finding code (for codes that arrive as plain strings). */
+export function isFindingCode(code: string): code is FindingCode {
+  return Object.prototype.hasOwnProperty.call(RULES, code);
+}
+
+/** The same as FindingCode (the validator's name for it). */
+export type RuleCode = FindingCode;

@@ -1,10 +1,7 @@
 /** TLS rules checkable without parsing certificates (DESIGN.md §5); the CA itself is checked by src/pki. */
-import { formatIp, parseIp } from '../util/cidr.js';
+import { dialledHost, dnsCovered, hostCovered, serverCertNames } from '../pki/names.js';
+import { parseIp } from '../util/cidr.js';
 import { cpath, type Rule } from './context.js';
-
-/** The chart's server certificate always carries these, whatever the domain. */
-const BUILTIN_DNS = ['*.mesh.cilium.io'];
-const BUILTIN_IPS = ['127.0.0.1', '::1'];
 
 const LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -13,17 +10,7 @@ export function isDnsName(s: string): boolean {
   return s.length > 0 && s.length <= 253 && s.split('.').every((l) => LABEL_RE.test(l));
 }
 
-/** RFC 6125 matching: exact, or a leading `*.` standing for exactly one label. */
-export function dnsCovered(name: string, sans: readonly string[]): boolean {
-  const n = name.toLowerCase().replace(/\.$/, '');
-  return sans.some((san) => {
-    const s = san.toLowerCase().replace(/\.$/, '');
-    if (s === n) return true;
-    if (!s.startsWith('*.')) return false;
-    const dot = n.indexOf('.');
-    return dot > 0 && n.slice(dot + 1) === s.slice(2);
-  });
-}
+export { dnsCovered };
 
 export const checkTls: Rule = (spec, ctx, out) => {
   const method = spec.certificates.method;
@@ -36,29 +23,22 @@ export const checkTls: Rule = (spec, ctx, out) => {
     out.add('DOMAIN_INVALID', 'domain', spec.domain, `domain ${JSON.stringify(spec.domain)} is not a DNS name; peers are dialled as <name>.<domain>`, 'use lower-case DNS labels, e.g. mesh.cilium.io (the default)');
   }
 
+  // The names come from the same function the certificate and the rendered values use, so this
+  // reports what peers will really see: a name that cannot be a SAN, or a dialled host left uncovered.
   for (const c of spec.clusters) {
-    const ep = c.endpoint;
-    if (ep.type !== 'LoadBalancer' || ep.address === undefined) continue;
-    const p = cpath(c, 'endpoint', 'address');
-    const ip = parseIp(ep.address);
-    if (ip) {
-      const mine = formatIp(ip.family, ip.value);
-      const sans = [...BUILTIN_IPS, ...c.tls.extraIpAddresses].map((t) => {
-        const x = parseIp(t);
-        return x ? formatIp(x.family, x.value) : t;
-      });
-      if (!sans.includes(mine)) {
-        out.add('SAN_NOT_COVERED', p, ep.address, `${c.name} is dialled at IP ${ep.address}, which its server certificate does not cover; peers fail with "certificate is valid for ..., not ${ep.address}"`, `add ${ep.address} to ${cpath(c, 'tls', 'extraIpAddresses')}`);
+    const names = serverCertNames(c, spec);
+    for (const bad of names.invalid) {
+      const p = cpath(c, ...bad.field.replace(/\[/g, '.[').split('.'));
+      if (bad.field === 'endpoint.address') {
+        out.add('SAN_NOT_COVERED', p, bad.value, `endpoint address ${JSON.stringify(bad.value)} of ${c.name} is neither an IP nor a DNS name, so no server certificate can cover it`, 'write a DNS name (e.g. clustermesh.example.net) or an IP');
+      } else if (bad.field !== 'name') {
+        out.add('SAN_INVALID', p, bad.value, `${JSON.stringify(bad.value)} in the server certificate names of ${c.name} is not ${bad.expected === 'ip' ? 'an IP address' : 'a DNS name'}`, bad.expected === 'ip' ? 'write an address such as 192.0.2.10 or 2001:db8::10, or move a name to extraDnsNames' : 'correct the name, e.g. clustermesh.example.net');
       }
-      continue;
     }
-    if (!isDnsName(ep.address.toLowerCase().replace(/\.$/, ''))) {
-      out.add('SAN_NOT_COVERED', p, ep.address, `endpoint address ${JSON.stringify(ep.address)} of ${c.name} is neither an IP nor a DNS name`, 'write a DNS name (e.g. clustermesh.example.net) or an IP');
-      continue;
-    }
-    const sans = [...BUILTIN_DNS, `${c.name}.${spec.domain}`, ...c.tls.extraDnsNames];
-    if (!dnsCovered(ep.address, sans)) {
-      out.add('SAN_NOT_COVERED', p, ep.address, `${c.name} is dialled at ${ep.address}, which its server certificate (${sans.join(', ')}) does not cover; peers fail with "certificate is valid for ..., not ${ep.address}"`, `add it to ${cpath(c, 'tls', 'extraDnsNames')}`);
+    if (names.invalid.some((b) => b.field === 'endpoint.address')) continue;
+    const host = dialledHost(c, spec);
+    if (!hostCovered(host, names)) {
+      out.add('SAN_NOT_COVERED', cpath(c, 'endpoint'), host, `${c.name} is dialled at ${host}, which its server certificate (${[...names.dnsNames, ...names.ipAddresses].join(', ')}) does not cover; peers fail with "certificate is valid for ..., not ${host}"`, `add it to ${cpath(c, 'tls', parseIp(host) ? 'extraIpAddresses' : 'extraDnsNames')}`);
     }
   }
 };

@@ -38,7 +38,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
-import { ExitCode, MeshformError, type Finding } from '../errors.js';
+import { ExitCode, MeshformError, type Finding, type FindingCode } from '../errors.js';
 import type { RenderedFile } from '../render/types.js';
 import {
   IGNORE_ALL,
@@ -100,7 +100,7 @@ interface Record {
   files: Map<string, string | undefined>;
 }
 
-function finding(code: string, path: string, value: string, message: string, rule: string, fix: string): Finding {
+function finding(code: FindingCode, path: string, value: string, message: string, rule: string, fix: string): Finding {
   return { code, severity: 'error', path, value, message, rule, fix };
 }
 

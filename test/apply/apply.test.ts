@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -96,7 +96,7 @@ test('a cluster whose API server is down fails alone; the other completes; re-ru
 test('preflight errors stop that cluster before any write', async () => {
   const c = cluster('mesh01');
   const r = await applyMesh([{ name: 'mesh01', client: c, objects: rendered('mesh01', 1) }], {
-    preflight: () => [{ code: 'ENDPOINT_NOT_WORKER', severity: 'error', path: 'clusters[0].endpoint.ips[0]', message: '192.0.2.11 is a control-plane node', rule: 'r', fix: 'f' }],
+    preflight: () => [{ code: 'ENDPOINT_IP_CONTROL_PLANE', severity: 'error', path: 'clusters[0].endpoint.ips[0]', message: '192.0.2.11 is a control-plane node', rule: 'r', fix: 'f' }],
   });
   assert.equal(r.clusters[0]?.outcome, 'failed');
   assert.equal(r.clusters[0]?.error?.exitCode, 1);
@@ -159,22 +159,25 @@ test('a failed helm-controller upgrade is reported', async () => {
 });
 
 test('apply --method helm: runs helm upgrade like the seed, warns about the helm-controller; unchanged values run nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
-  const values = join(dir, 'mesh01.yaml');
-  const secrets = join(dir, 'mesh01.values.yaml');
-  writeFileSync(values, stringify({ kubeProxyReplacement: true, cluster: { name: 'mesh01', id: 1 } }));
-  writeFileSync(secrets, stringify({ tls: { ca: { cert: 'Q0EgQ0VSVA==', key: 'S0VZIE1BVEVSSUFM' } } }));
+  const values = { name: 'values/mesh01.yaml', content: stringify({ kubeProxyReplacement: true, cluster: { name: 'mesh01', id: 1 } }), secret: false };
+  const secrets = { name: 'secrets/mesh01.values.yaml', content: stringify({ tls: { ca: { cert: 'Q0EgQ0VSVA==', key: 'S0VZIE1BVEVSSUFM' } } }), secret: true };
   const c = cluster('mesh01');
   const runs: string[][] = [];
+  const seen: Array<{ content: string; mode: number }> = [];
   const helmRunner = async (args: string[]) => {
     runs.push(args);
+    // helm gets the rendered contents through private files that exist while it runs.
+    for (let i = 0; i < args.length; i++) if (args[i] === '-f') seen.push({ content: readFileSync(args[i + 1]!, 'utf8'), mode: statSync(args[i + 1]!).mode & 0o777 });
     c.put(releaseSecret(2, { kubeProxyReplacement: true, cluster: { name: 'mesh01', id: 1 }, tls: { ca: { cert: 'Q0EgQ0VSVA==', key: 'S0VZIE1BVEVSSUFM' } } }));
     return { code: 0, stdout: '', stderr: '' };
   };
-  const target = { name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values, secrets], chart: 'rke2-charts/rke2-cilium', version: '1.16.302', connection: { kubeconfig: '/k/mesh01.yaml', context: 'mesh01' } } };
+  const target = { name: 'mesh01', client: c, objects: [], helm: { values: [values, secrets], chart: 'rke2-charts/rke2-cilium', version: '1.16.302', connection: { kubeconfig: '/k/mesh01.yaml', context: 'mesh01' } } };
   const r = await applyMesh([target], { method: 'helm', helmRunner, sleep: async () => {}, now: () => 0 });
   assert.equal(r.clusters[0]?.outcome, 'changed', r.clusters[0]?.error?.message);
-  assert.deepEqual(runs[0]?.slice(0, 12), ['upgrade', 'rke2-cilium', 'rke2-charts/rke2-cilium', '--version', '1.16.302', '-n', 'kube-system', '-f', values, '-f', secrets, '--kubeconfig']);
+  assert.deepEqual(runs[0]?.slice(0, 7), ['upgrade', 'rke2-cilium', 'rke2-charts/rke2-cilium', '--version', '1.16.302', '-n', 'kube-system']);
+  assert.deepEqual([runs[0]?.[7], runs[0]?.[9], runs[0]?.[11]], ['-f', '-f', '--kubeconfig']);
+  assert.deepEqual(seen, [{ content: values.content, mode: 0o600 }, { content: secrets.content, mode: 0o600 }]);
+  assert.ok(!existsSync(runs[0]![8]!) && !existsSync(runs[0]![10]!), 'the temporary values files are gone after helm ran');
   assert.ok(runs[0]?.includes('--kube-context'));
   assert.deepEqual(r.clusters[0]?.warnings, [HELM_CONTROLLER_WARNING]);
   assert.ok(!(r.clusters[0]?.valuesDiff ?? '').includes('S0VZIE1BVEVSSUFM'), 'secrets file values are redacted');
@@ -185,16 +188,14 @@ test('apply --method helm: runs helm upgrade like the seed, warns about the helm
 });
 
 test('apply --method helm: a failing helm and a missing release are clear failures', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
-  const values = join(dir, 'v.yaml');
-  writeFileSync(values, 'a: 1\n');
+  const values = { name: 'values/mesh01.yaml', content: 'a: 1\n', secret: false };
   const c = cluster('mesh01');
-  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values], chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { values: [values], chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
     method: 'helm', helmRunner: async () => ({ code: 1, stdout: '', stderr: 'Error: UPGRADE FAILED: chart "rke2-cilium" version "1" not found' }), now: () => 0, sleep: async () => {},
   });
   assert.match(r.clusters[0]?.error?.message ?? '', /cluster mesh01: helm upgrade rke2-cilium failed: Error: UPGRADE FAILED/);
   const empty = new FakeClusterClient('mesh02');
-  const r2 = await applyMesh([{ name: 'mesh02', client: empty, objects: [], helm: { valuesFiles: [values], chart: 'x', version: '1', connection: {} } }], { method: 'helm', helmRunner: async () => ({ code: 0, stdout: '', stderr: '' }) });
+  const r2 = await applyMesh([{ name: 'mesh02', client: empty, objects: [], helm: { values: [values], chart: 'x', version: '1', connection: {} } }], { method: 'helm', helmRunner: async () => ({ code: 0, stdout: '', stderr: '' }) });
   assert.match(r2.clusters[0]?.error?.message ?? '', /helm release rke2-cilium not found in kube-system/);
 });
 
@@ -217,13 +218,46 @@ test('objectsFromYaml rejects documents that are not objects meshform applies', 
 });
 
 test('apply --method helm reads rendered values that keep many of the user\'s aliases (more than the yaml default of 100)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'meshform-apply-'));
-  const values = join(dir, 'v.yaml');
-  writeFileSync(values, `a: &a 1\nl: [${Array.from({ length: 150 }, () => '*a').join(', ')}]\n`);
+  const values = [{ name: 'values/mesh01.yaml', content: `a: &a 1\nl: [${Array.from({ length: 150 }, () => '*a').join(', ')}]\n`, secret: false }];
   const c = cluster('mesh01');
-  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { valuesFiles: [values], chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
+  const r = await applyMesh([{ name: 'mesh01', client: c, objects: [], helm: { values, chart: 'x/rke2-cilium', version: '1', connection: {} } }], {
     method: 'helm', helmRunner: async () => ({ code: 1, stdout: '', stderr: 'Error: stop here' }), now: () => 0, sleep: async () => {},
   });
   // Reaching helm shows the values were read; with the yaml default (100) it fails with "Excessive alias count".
   assert.match(r.clusters[0]?.error?.message ?? '', /helm upgrade rke2-cilium failed: Error: stop here/);
+});
+
+test('apply --method helm --dry-run uses the rendered values themselves: no values file on disk is read (none was written)', async () => {
+  const { makeSpec, FAKE_CA } = await import('../render/helpers.js');
+  const { planMesh } = await import('../../src/plan/plan.js');
+  const { renderMesh } = await import('../../src/render/render.js');
+  const { clusterArtefacts, helmExtraObjects, helmValues } = await import('../../src/apply/from-render.js');
+  const files = renderMesh(planMesh(makeSpec(2, { method: 'helm' }), { ca: FAKE_CA }), { targets: ['values', 'rke2'] });
+  const ca = clusterArtefacts('c000', files);
+  assert.deepEqual(ca.values.map((f) => f.role), ['values', 'secretValues']);
+  const values = helmValues(ca);
+  assert.deepEqual(values.map((v) => v.content), ca.values.map((f) => f.content));
+  const c = cluster('c000');
+  const runs: string[][] = [];
+  const r = await applyMesh(
+    [{ name: 'c000', client: c, objects: helmExtraObjects(ca), helm: { values, chart: 'x/rke2-cilium', version: '1', connection: {} } }],
+    { method: 'helm', dryRun: true, helmRunner: async (args) => (runs.push(args), { code: 0, stdout: '', stderr: '' }), now: () => 0, sleep: async () => {} },
+  );
+  assert.equal(r.clusters[0]?.outcome, 'would-change', r.clusters[0]?.error?.message);
+  // The diff shows the rendered peer list, read from the artefact, not from a file.
+  assert.match(r.clusters[0]?.valuesDiff ?? '', /c001/);
+  assert.doesNotMatch(r.clusters[0]?.valuesDiff ?? '', /BEGIN|PRIVATE/, 'secret values stay redacted');
+  assert.equal(runs.length, 0, 'a dry run never runs helm');
+});
+
+test('render artefacts carry cluster, role and the objects of their manifests', async () => {
+  const { makeSpec, FAKE_CA } = await import('../render/helpers.js');
+  const { planMesh } = await import('../../src/plan/plan.js');
+  const { renderMesh } = await import('../../src/render/render.js');
+  const files = renderMesh(planMesh(makeSpec(2, { method: 'helm', rke2Version: 'v1.32.4+rke2r1' }), { ca: FAKE_CA }), { targets: ['values', 'rke2', 'plan'] });
+  const hcc = files.find((f) => f.cluster === 'c001' && f.role === 'helmChartConfig')!;
+  assert.deepEqual(hcc.objects, objectsFromYaml(hcc.content, hcc.path));
+  assert.equal(hcc.objects?.[0]?.kind, 'HelmChartConfig');
+  assert.equal(files.find((f) => f.role === 'plan')?.cluster, undefined);
+  for (const f of files) assert.ok(f.role, `${f.path} has a role`);
 });

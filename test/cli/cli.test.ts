@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exampleCopy, meshform, normalise, snapshot, ROOT } from './helpers.js';
+import '../golden/pki.js';
 
 test('--help and --version exit 0; an unknown command or flag exits 2', () => {
   assert.equal(meshform(['--help']).code, 0);
@@ -71,26 +72,31 @@ test('validate exits 1 with a table of findings, and -o json lists them with cod
   assert.ok(report.findings.some((f) => f.code === 'ID_DUPLICATE' && f.path === 'clusters[1].id'));
 });
 
-/** Bad input of every kind: exit 2, a coded message naming the path, no stack trace, nothing written. */
-const badCases: Array<{ name: string; edit: (spec: string) => string; expect: RegExp }> = [
-  { name: 'malformed-yaml', edit: (s) => s.replace('clusters:', 'clusters: [\n'), expect: /YAML_SYNTAX/ },
-  { name: 'wrong-type', edit: (s) => s.replace('id: 2', 'id: two'), expect: /clusters\[1\]\.id/ },
-  { name: 'bad-cidr', edit: (s) => s.replace('10.245.0.0/16', '10.245.0.0/33'), expect: /CIDR_INVALID/ },
-  { name: 'id-out-of-range', edit: (s) => s.replace('id: 2', 'id: 300'), expect: /ID_OUT_OF_RANGE|SPEC_OUT_OF_RANGE/ },
-  { name: 'duplicate-name', edit: (s) => s.replace('name: mesh02', 'name: mesh01'), expect: /NAME_DUPLICATE/ },
-  { name: 'unknown-key', edit: (s) => s.replace('podCIDR: 10.245.0.0/16', 'podCidr: 10.245.0.0/16'), expect: /did you mean "podCIDR"/ },
-  { name: 'missing-values-file', edit: (s) => s.replace('values: values_mesh02.yaml', 'values: nowhere.yaml'), expect: /FILE_NOT_FOUND/ },
+/**
+ * Bad input of every kind: a coded message naming the path, no stack trace, nothing written, and
+ * the exit code of the policy (exit.ts): 2 when the spec does not load, 1 when it loads but breaks
+ * a rule, the same code validate gives the same spec.
+ */
+const badCases: Array<{ name: string; edit: (spec: string) => string; expect: RegExp; code: 1 | 2 }> = [
+  { name: 'malformed-yaml', edit: (s) => s.replace('clusters:', 'clusters: [\n'), expect: /YAML_SYNTAX/, code: 2 },
+  { name: 'wrong-type', edit: (s) => s.replace('id: 2', 'id: two'), expect: /clusters\[1\]\.id/, code: 2 },
+  { name: 'bad-cidr', edit: (s) => s.replace('10.245.0.0/16', '10.245.0.0/33'), expect: /CIDR_INVALID/, code: 2 },
+  { name: 'id-out-of-range', edit: (s) => s.replace('id: 2', 'id: 300'), expect: /ID_OUT_OF_RANGE|SPEC_OUT_OF_RANGE/, code: 1 },
+  { name: 'duplicate-name', edit: (s) => s.replace('name: mesh02', 'name: mesh01'), expect: /NAME_DUPLICATE/, code: 1 },
+  { name: 'unknown-key', edit: (s) => s.replace('podCIDR: 10.245.0.0/16', 'podCidr: 10.245.0.0/16'), expect: /did you mean "podCIDR"/, code: 2 },
+  { name: 'missing-values-file', edit: (s) => s.replace('values: values_mesh02.yaml', 'values: nowhere.yaml'), expect: /FILE_NOT_FOUND/, code: 2 },
 ];
 
 for (const c of badCases) {
-  test(`render with bad input (${c.name}): exit 2, clear error, earlier output intact`, async () => {
+  test(`render with bad input (${c.name}): exit ${c.code} as from validate, clear error, earlier output intact`, async () => {
     const dir = await exampleCopy('seed');
     meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
     assert.equal(meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }).code, 0);
     const before = await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8');
     await writeFile(join(dir, 'mesh.yaml'), c.edit(await readFile(join(dir, 'mesh.yaml'), 'utf8')));
     const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, c.code, r.stderr);
+    assert.equal(meshform(['validate', 'mesh.yaml'], { cwd: dir }).code, c.code, 'validate gives the same spec the same code');
     assert.match(r.stderr, c.expect);
     assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
     assert.match(r.stderr, /fix: /);
@@ -99,23 +105,24 @@ for (const c of badCases) {
   });
 }
 
-test('a CA whose key does not match its certificate is refused with exit 2', async () => {
+test('a CA whose key does not match its certificate is refused with exit 1 (a finding, as validate reports it)', async () => {
   const dir = await exampleCopy('seed');
   meshform(['ca', 'init', '--spec', 'mesh.yaml'], { cwd: dir });
   meshform(['ca', 'init', 'other'], { cwd: dir });
   await writeFile(join(dir, 'ca/ca.key'), await readFile(join(dir, 'other/ca.key')));
   const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
+  assert.equal(meshform(['validate', 'mesh.yaml'], { cwd: dir }).code, 1);
   assert.match(r.stderr, /CA_KEY_MISMATCH/);
   await assert.rejects(stat(join(dir, 'out')), 'nothing written');
   await snapshot('render-ca-key-mismatch.stderr', normalise(r.stderr, { dir, repo: ROOT }));
 });
 
-test('an expired CA is refused with exit 2', async () => {
+test('an expired CA is refused with exit 1 (a finding, as validate reports it)', async () => {
   const dir = await exampleCopy('seed');
   assert.equal(meshform(['ca', 'init', '--spec', 'mesh.yaml', '--days', '30'], { cwd: dir, env: { MESHFORM_NOW: '2020-01-01T00:00:00Z' } }).code, 0);
   const r = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /CA_EXPIRED/);
   await snapshot('render-ca-expired.stderr', normalise(r.stderr, { dir, repo: ROOT }));
 });
@@ -199,6 +206,33 @@ test('validate --facts runs the live rules offline: a control-plane IP as a peer
   assert.equal(f?.path, 'clusters[0].endpoint.ips[0]');
   assert.match(f?.fix ?? '', /192\.0\.2\.21/);
   const r = meshform(['render', 'mesh.yaml', '--facts', 'facts.yaml', '--out', 'out'], { cwd: dir });
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1, 'the same findings give render the code validate gives');
   await assert.rejects(stat(join(dir, 'out')), 'nothing written');
+});
+
+test('a LoadBalancer address (DNS name or IP) is covered by its certificate: validate, CLI and library, reports no SAN_NOT_COVERED', async () => {
+  const { prepare } = await import('../../src/prepare.js');
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const golden = join(ROOT, 'test/fixtures/golden');
+  const dir = await mkdtemp(join(tmpdir(), 'meshform-lb-'));
+  const spec = (await readFile(join(golden, 'loadbalancer/mesh.yaml'), 'utf8'))
+    .replace('ca: {cert: ../_pki/ca.crt, key: ../_pki/ca.key}', `ca: {cert: ${join(golden, '_pki/ca.crt')}, key: ${join(golden, '_pki/ca.key')}}`)
+    .replace('endpoint: {loadBalancerIP: 203.0.113.10}', 'endpoint: {address: 203.0.113.10, port: 2379}');
+  await writeFile(join(dir, 'lb-ip.yaml'), spec);
+  const now = '2027-06-01T00:00:00.000Z';
+  for (const file of [join(golden, 'loadbalancer/mesh.yaml'), join(dir, 'lb-ip.yaml')]) {
+    const r = meshform(['validate', file, '-o', 'json'], { env: { MESHFORM_NOW: now } });
+    const report = JSON.parse(r.stdout) as { ok: boolean; findings: Array<{ code: string }> };
+    assert.deepEqual(report.findings.filter((f) => f.code.startsWith('SAN_')), [], file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lib = await prepare(file, { now: new Date(now) });
+    assert.deepEqual(lib.findings.map((f) => f.code), [], file);
+  }
+  // The rendered values carry the IP address as an IP SAN (the chart's extraIpAddresses), not as a DNS name.
+  const out = meshform(['render', join(dir, 'lb-ip.yaml'), '--out', join(dir, 'out'), '--targets', 'values'], { env: { MESHFORM_NOW: now } });
+  assert.equal(out.code, 0, out.stderr);
+  const red = await readFile(join(dir, 'out/values/red.yaml'), 'utf8');
+  assert.match(red, /extraIpAddresses:\n\s+- 203\.0\.113\.10/);
+  assert.doesNotMatch(red, /extraDnsNames:\n(\s+- .*\n)*\s+- 203\.0\.113\.10/);
 });

@@ -49,11 +49,12 @@ export function normalise(text: string, dirs: Record<string, string>): string {
  */
 export async function snapshot(name: string, actual: string): Promise<void> {
   const file = join(ROOT, 'test/fixtures/cli', name);
-  if (process.env.MESHFORM_UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) assert.fail(`snapshot ${name} is missing; run npm run golden:update and commit it`);
+  if (process.env.MESHFORM_UPDATE_GOLDEN === '1') {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, actual);
     return;
   }
+  // A missing snapshot is a failure, never silently created: only the update mode writes one.
+  if (!existsSync(file)) assert.fail(`snapshot ${name} is missing; run npm run golden:update, review and commit it`);
   assert.equal(actual, await readFile(file, 'utf8'), `snapshot ${name} differs (MESHFORM_UPDATE_GOLDEN=1 to accept)`);
 }

@@ -15,8 +15,8 @@ export async function renderedSeed(): Promise<{ dir: string; before: string }> {
   return { dir, before: await readFile(join(dir, 'out/values/mesh02.yaml'), 'utf8') };
 }
 
-export async function assertRefused(dir: string, before: string, r: Run, code: RegExp): Promise<void> {
-  assert.equal(r.code, 2, r.stderr);
+export async function assertRefused(dir: string, before: string, r: Run, code: RegExp, exit = 2): Promise<void> {
+  assert.equal(r.code, exit, r.stderr);
   assert.match(r.stderr, code);
   assert.match(r.stderr, /fix: /);
   assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
@@ -89,10 +89,11 @@ test('Cilium 1.14 and an unparseable rke2Version are refused, naming the support
   assert.match(spec, /version: 1\.15\.5/);
   await writeFile(join(dir, 'mesh.yaml'), spec.replace(/version: 1\.15\.5/, 'version: 1.14.12'));
   const old = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
-  await assertRefused(dir, before, old, /VERSION_TOO_OLD/);
+  // A rule the spec breaks: exit 1 (findings), as from validate (src/exit.ts).
+  await assertRefused(dir, before, old, /VERSION_TOO_OLD/, 1);
   assert.match(old.stderr, /1\.15–1\.19/);
   await writeFile(join(dir, 'mesh.yaml'), spec.replace(/rke2Version: \S+/, 'rke2Version: latest'));
-  await assertRefused(dir, before, meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir }), /RKE2_VERSION_INVALID at clusters\[0\]\.rke2Version/);
+  await assertRefused(dir, before, meshform(["render", "mesh.yaml", "--out", "out"], { cwd: dir }), /RKE2_VERSION_INVALID at clusters\[0\]\.rke2Version/, 1);
 });
 
 test('ca init refuses an empty or multi-line --cn; nothing is written', async () => {

@@ -1,17 +1,19 @@
 /**
- * Golden files: test/fixtures/golden/<case>/mesh.yaml → expected/** byte for byte.
- * MESHFORM_UPDATE_GOLDEN=1 rewrites expected/ from the current output.
+ * Golden files: test/fixtures/golden/<case>/mesh.yaml → expected/** byte for byte, through the
+ * CLI's own load-and-validate front (`prepare`); the findings it reports are pinned in
+ * `<case>/findings.json` (code, severity, path), and a case with error findings fails: render
+ * would refuse it. MESHFORM_UPDATE_GOLDEN=1 rewrites expected/ and findings.json from the current output.
  * Certificates come from the committed THROWAWAY test PKI (see _pki/README.md), so output is fixed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { loadSpec } from '../../src/spec/load.js';
-import { inspectCa } from '../../src/pki/ca.js';
+import { prepare } from '../../src/prepare.js';
 import { renderFromSpec } from '../../src/pipeline.js';
 import { ALL_TARGETS, type RenderedFile } from '../../src/render/types.js';
 import { RENDER_AT } from './clock.js';
+import './pki.js';
 
 const root = resolve('test/fixtures/golden');
 const update = process.env.MESHFORM_UPDATE_GOLDEN === '1';
@@ -29,10 +31,11 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-/** Renders a case the way the CLI does, reusing the committed throwaway certificates. */
-export async function renderCase(caseDir: string): Promise<RenderedFile[]> {
-  const spec = await loadSpec(join(caseDir, 'mesh.yaml'));
-  const ca = spec.ca ? inspectCa(readFileSync(spec.ca.cert, 'utf8'), readFileSync(spec.ca.key, 'utf8'), RENDER_AT, spec.ca).ca : undefined;
+type PinnedFinding = { code: string; severity: string; path: string };
+
+/** Renders a case the way the CLI does (load, validate, render), reusing the committed throwaway certificates. */
+export async function renderCase(caseDir: string): Promise<{ files: RenderedFile[]; findings: PinnedFinding[] }> {
+  const { spec, ca, findings } = await prepare(join(caseDir, 'mesh.yaml'), { now: RENDER_AT });
   const existing = new Map<string, { certPem: string; keyPem: string }>();
   const certDir = join(caseDir, 'certs');
   for (const f of listFiles(certDir).filter((f) => f.endsWith('.crt'))) {
@@ -48,7 +51,10 @@ export async function renderCase(caseDir: string): Promise<RenderedFile[]> {
   const store = files.filter((f) => /^secrets\/[^/]+\/certs\//.test(f.path));
   for (const f of store) assert.equal(f.content, readFileSync(join(certDir, f.path.replace(/^secrets\/([^/]+)\/certs\//, '$1/')), 'utf8'), `${f.path} was re-issued`);
   for (const c of plan.clusters) if (c.certs) assert.ok(c.certs.server.reused && c.certs.remote.reused, `${c.name}: certificates not reused`);
-  return files.filter((f) => !store.includes(f));
+  return {
+    files: files.filter((f) => !store.includes(f)),
+    findings: [...findings, ...plan.warnings].map((f) => ({ code: f.code, severity: f.severity, path: f.path })),
+  };
 }
 
 const cases = readdirSync(root).filter((d) => existsSync(join(root, d, 'mesh.yaml'))).sort();
@@ -61,8 +67,10 @@ for (const name of cases) {
   test(`golden: ${name}`, async () => {
     const caseDir = join(root, name);
     const expectedDir = join(caseDir, 'expected');
-    const files = await renderCase(caseDir);
+    const { files, findings } = await renderCase(caseDir);
+    const findingsFile = join(caseDir, 'findings.json');
     if (update) {
+      writeFileSync(findingsFile, JSON.stringify(findings, null, 2) + '\n');
       rmSync(expectedDir, { recursive: true, force: true });
       for (const f of files) {
         const p = join(expectedDir, f.path);
@@ -71,6 +79,10 @@ for (const name of cases) {
       }
       return;
     }
+    // The CLI would refuse to render a spec with error findings; a golden case must be one it renders.
+    assert.deepEqual(findings.filter((f) => f.severity === 'error'), [], `${name}: validate reports errors`);
+    assert.ok(existsSync(findingsFile), `${name}: findings.json is missing; run npm run golden:update, review and commit it`);
+    assert.deepEqual(findings, JSON.parse(readFileSync(findingsFile, 'utf8')), `${name}: the findings differ from findings.json`);
     assert.deepEqual(files.map((f) => f.path), listFiles(expectedDir), 'the set of rendered files differs from expected/');
     for (const f of files) {
       assert.equal(f.content, readFileSync(join(expectedDir, f.path), 'utf8'), `${name}: ${f.path} differs`);
@@ -83,6 +95,6 @@ for (const name of cases) {
     }
     // A second render of the same inputs is byte-identical.
     const again = await renderCase(caseDir);
-    assert.deepEqual(again, files);
+    assert.deepEqual(again.files, files);
   });
 }

@@ -50,9 +50,7 @@ describe('live operations on the lab', { concurrency: 1 }, () => {
       spec: { failurePolicy: 'abort', valuesContent: YAML.stringify(await goodValues(c), { lineWidth: 0 }) } }],
   });
   const helmTarget = async (c: LabCluster, values: Record<string, unknown>): Promise<ApplyTarget> => {
-    const file = join(dir, `${c.name}.yaml`);
-    writeFileSync(file, YAML.stringify(values), { mode: 0o600 });
-    return { name: c.name, client: client(c.name), objects: [], helm: { valuesFiles: [file], chart: paths.chart, version: chartVersion, connection: { kubeconfig: paths.kubeconfig, context: c.name } } };
+    return { name: c.name, client: client(c.name), objects: [], helm: { values: [{ name: `${c.name}.yaml`, content: YAML.stringify(values), secret: true }], chart: paths.chart, version: chartVersion, connection: { kubeconfig: paths.kubeconfig, context: c.name } } };
   };
   const statusTargets = (): StatusTarget[] => clusters.map((c) => ({ name: c.name, client: client(c.name), peers: clusters.filter((p) => p !== c).map((p) => p.name) }));
   const applyHelm = async (targets: ApplyTarget[]) => {

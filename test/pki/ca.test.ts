@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { caExtensions, createCa, describeCa, importCa, inspectCa, loadCa, writeCaFiles } from '../../src/pki/ca.js';
 import { pemBlocks } from '../../src/pki/der.js';
-import { clusterLeafRequests, issueLeaves } from '../../src/pki/leaf.js';
+import { issueLeaves } from '../../src/pki/leaf.js';
 import { MeshformError } from '../../src/errors.js';
 import { SecretPem } from '../../src/pki/secret.js';
-import { DAY, T0, assertNoKey, hasOpenssl, makeCa } from './helpers.js';
+import { DAY, T0, assertNoKey, hasOpenssl, makeCa, leafRequestsFor } from './helpers.js';
 
 const paths = { cert: '/x/ca.crt', key: '/x/ca.key' };
 const codes = (r: { findings: { code: string }[] }): string[] => r.findings.map((f) => f.code).sort();
@@ -71,7 +71,7 @@ test('inspectCa: each problem gets its code, on the right path, with a value and
   // A leaf is not a CA.
   const ca = await makeCa();
   const [leaf] = await issueLeaves(
-    clusterLeafRequests({ cluster: 'a', domain: 'mesh.cilium.io', namespace: 'kube-system', authMode: 'cluster', localCert: false, extraDnsNames: [], extraIpAddresses: [] }).slice(1, 2),
+    leafRequestsFor({ cluster: 'a', domain: 'mesh.cilium.io', namespace: 'kube-system', authMode: 'cluster', localCert: false, extraDnsNames: [], extraIpAddresses: [] }).slice(1, 2),
     ca,
     { now: T0, validityDays: 365, renewBeforeDays: 30, keyAlgorithm: 'ecdsa-p256' },
   );

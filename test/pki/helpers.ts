@@ -3,8 +3,10 @@ import { createPrivateKey } from 'node:crypto';
 import { inspect } from 'node:util';
 import assert from 'node:assert/strict';
 import { createCa, inspectCa } from '../../src/pki/ca.js';
-import type { CaMaterial } from '../../src/pki/types.js';
-import type { KeyAlgorithm } from '../../src/spec/types.js';
+import { clusterLeafRequests } from '../../src/pki/leaf.js';
+import { serverCertNames } from '../../src/pki/names.js';
+import type { CaMaterial, LeafRequest } from '../../src/pki/types.js';
+import type { AuthMode, KeyAlgorithm } from '../../src/spec/types.js';
 
 export const T0 = new Date('2026-03-01T12:00:00.000Z');
 export const DAY = 86_400_000;
@@ -49,4 +51,21 @@ export function assertNoKey(keyPems: string[], ...things: unknown[]): void {
       for (const f of frags) assert.ok(!text.includes(f), 'key material leaked');
     }
   }
+}
+
+/** `clusterLeafRequests` for a cluster given by its SAN inputs alone (a NodePort endpoint: no address). */
+export function leafRequestsFor(a: {
+  cluster: string;
+  domain: string;
+  namespace: string;
+  authMode: AuthMode;
+  localCert: boolean;
+  extraDnsNames: string[];
+  extraIpAddresses: string[];
+}): LeafRequest[] {
+  const server = serverCertNames(
+    { name: a.cluster, endpoint: { type: 'NodePort', nodePort: 30000, ips: [] }, tls: { extraDnsNames: a.extraDnsNames, extraIpAddresses: a.extraIpAddresses } },
+    { domain: a.domain, cilium: { namespace: a.namespace } },
+  );
+  return clusterLeafRequests({ cluster: a.cluster, server, authMode: a.authMode, localCert: a.localCert });
 }

@@ -4,7 +4,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterLeafRequests, issueLeaves, type StoredLeaf } from '../../src/pki/leaf.js';
+import { issueLeaves, type StoredLeaf } from '../../src/pki/leaf.js';
 import { Issuer, type IssuerSetup, type Job } from '../../src/pki/issuer.js';
 import { leafProfile } from '../../src/pki/ca.js';
 import { generateKeyAsync } from '../../src/pki/keys.js';
@@ -13,13 +13,13 @@ import { indexMacKey, parseIndexFile, reuseByRecord, type RecordContext } from '
 import { certIndexPath, certStoreFiles, certStoreFromFiles, readCertStore } from '../../src/pki/store.js';
 import type { CaMaterial, IssuedCert, LeafRequest } from '../../src/pki/types.js';
 import type { RenderedFile } from '../../src/render/types.js';
-import { DAY, T0, assertNoKey, makeCa } from './helpers.js';
+import { DAY, T0, assertNoKey, makeCa, leafRequestsFor } from './helpers.js';
 
 const opts = { now: T0, validityDays: 365, renewBeforeDays: 30, keyAlgorithm: 'ecdsa-p256' as const };
 
 function requests(names: string[], extraDnsNames: string[] = []): LeafRequest[] {
   return names.flatMap((cluster) =>
-    clusterLeafRequests({ cluster, domain: 'mesh.cilium.io', namespace: 'kube-system', authMode: 'cluster', localCert: true, extraDnsNames, extraIpAddresses: [] }),
+    leafRequestsFor({ cluster, domain: 'mesh.cilium.io', namespace: 'kube-system', authMode: 'cluster', localCert: true, extraDnsNames, extraIpAddresses: [] }),
   );
 }
 
@@ -207,9 +207,8 @@ test('pool: a batch without an answer fails the run instead of hanging', async (
     keyAlgorithm: 'ecdsa-p256',
   };
   const jobs: Job[] = requests(Array.from({ length: 16 }, (_, i) => `c${i}`)).map((request) => ({ request }));
-  const t = performance.now();
+  // A hang would show as the test runner's own timeout; no wall-clock assertion here.
   await assert.rejects(runJobs(setup, jobs, 2, { batchTimeoutMs: 1 }), /no answer/);
-  assert.ok(performance.now() - t < 10_000);
   // And with time to answer, the same jobs all complete.
   const ok = await runJobs(setup, jobs, 2);
   assert.ok(ok.every((r) => r !== null && !r.reused));

@@ -5,20 +5,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterLeafRequests, issueLeaves, storeKey } from '../../src/pki/leaf.js';
+import { issueLeaves, storeKey } from '../../src/pki/leaf.js';
 import { certStoreFiles, readCertStore } from '../../src/pki/store.js';
 import type { IssuedCert, LeafRequest } from '../../src/pki/types.js';
 import type { AuthMode } from '../../src/spec/types.js';
 import { MeshformError } from '../../src/errors.js';
-import { DAY, T0, assertNoKey, hasOpenssl, makeCa } from './helpers.js';
+import { DAY, T0, assertNoKey, hasOpenssl, makeCa, leafRequestsFor } from './helpers.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const opts = { now: T0, validityDays: 365, renewBeforeDays: 30, keyAlgorithm: 'ecdsa-p256' as const };
 
-function requests(names: string[], over: Partial<Parameters<typeof clusterLeafRequests>[0]> = {}): LeafRequest[] {
+function requests(names: string[], over: Partial<Parameters<typeof leafRequestsFor>[0]> = {}): LeafRequest[] {
   return names.flatMap((cluster) =>
-    clusterLeafRequests({
+    leafRequestsFor({
       cluster,
       domain: 'mesh.cilium.io',
       namespace: 'kube-system',
@@ -34,8 +34,8 @@ function requests(names: string[], over: Partial<Parameters<typeof clusterLeafRe
 const existingOf = (issued: IssuedCert[]): Map<string, { certPem: string; keyPem: string }> =>
   new Map(issued.map((c) => [storeKey(c.request), { certPem: c.certPem, keyPem: c.key.reveal() }]));
 
-test('clusterLeafRequests: chart names, sorted de-duplicated SANs, custom domain, authMode', () => {
-  const [server, admin, remote, local] = clusterLeafRequests({
+test('leafRequestsFor: chart names, sorted de-duplicated SANs, custom domain, authMode', () => {
+  const [server, admin, remote, local] = leafRequestsFor({
     cluster: 'mesh01',
     domain: 'Example.NET.',
     namespace: 'kube-system',
@@ -64,7 +64,7 @@ test('clusterLeafRequests: chart names, sorted de-duplicated SANs, custom domain
   assert.equal(requests(['m'], { authMode: 'legacy' })[2]!.commonName, 'remote');
 
   assert.throws(() => requests(['m'], { extraIpAddresses: ['nope'] }), (e: unknown) => e instanceof MeshformError && e.findings[0]!.code === 'SAN_INVALID');
-  assert.throws(() => requests(['m'], { extraDnsNames: ['bad name'] }), (e: unknown) => e instanceof MeshformError && e.findings[0]!.path === 'tls.extraDnsNames');
+  assert.throws(() => requests(['m'], { extraDnsNames: ['bad name'] }), (e: unknown) => e instanceof MeshformError && e.findings[0]!.path === 'tls.extraDnsNames[0]');
 });
 
 test('issued leaves verify against the CA (Node and openssl), with the right names and usages', async (t) => {

@@ -19,8 +19,8 @@ function rulesDoc(): string {
   const lines = [
     '# Validation rules',
     '',
-    'Every finding `meshform validate` and `render` report, by area. Errors stop `render` (exit 2) and make',
-    '`validate` exit 1; warnings do not. Generated from `src/validate/catalogue.ts` (run `npm run golden:update` after changing it).',
+    'Every finding `meshform validate` and `render` report, by area. Errors make `validate` exit 1, and every',
+    'other command refuse the spec with the same exit 1; warnings do not. Generated from `src/validate/catalogue.ts` (run `npm run golden:update` after changing it).',
     '',
   ];
   for (const [area, rules] of byArea) {
