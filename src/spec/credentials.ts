@@ -41,9 +41,10 @@ function get(map: unknown, key: string): unknown {
 /**
  * Every private key (PEM, or base64 of a PEM as Helm values hold it) and every kubeconfig
  * credential (`client-key-data` anywhere; `token`, `password`, `client-key` of a `users:` entry
- * in a `kind: Config` map) in a parsed values file, as findings at `findingPath`.
+ * in a `kind: Config` map) in a parsed values file (`text` is its source, for keys in comments),
+ * as findings at `findingPath`.
  */
-export function credentialFindings(parsed: ParsedYaml, absPath: string, findingPath: string, specPath: string): Finding[] {
+export function credentialFindings(parsed: ParsedYaml, text: string, absPath: string, findingPath: string, specPath: string): Finding[] {
   const out: Finding[] = [];
   const where = (node: Node | null | undefined, at: readonly Seg[]): string => {
     const off = node?.range?.[0];
@@ -113,5 +114,19 @@ export function credentialFindings(parsed: ParsedYaml, absPath: string, findingP
     }
   };
   walk(parsed.doc.contents, []);
+  // Comments are copied into the output as well: a PEM key the walk did not meet sits in one.
+  const m = out.some((f) => f.code === 'VALUES_PRIVATE_KEY') ? null : PEM_KEY.exec(text);
+  if (m) {
+    const pos = parsed.lines.linePos(m.index);
+    out.push({
+      code: 'VALUES_PRIVATE_KEY',
+      severity: 'error',
+      path: findingPath,
+      value: `${absPath}: line ${pos.line}`,
+      message: `values file ${absPath} holds a private key in a comment (line ${pos.line}, column ${pos.col}); comments are copied into files meant for Git`,
+      rule: RULES.VALUES_PRIVATE_KEY.rule,
+      fix: `delete the key from ${absPath}`,
+    });
+  }
   return out;
 }

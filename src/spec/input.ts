@@ -1,6 +1,7 @@
 /**
- * Reading input files (spec, values, facts) through the bounded reader and parsing their YAML into findings instead of
- * exceptions: missing, unreadable and oversized files, syntax errors with line and column.
+ * Reading input files (spec, values, facts) through the bounded reader and parsing their YAML into
+ * findings instead of exceptions: missing, special, unreadable and oversized files, syntax errors
+ * with line and column, alias bombs.
  */
 import { basename } from 'node:path';
 import { Document, LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
@@ -43,8 +44,8 @@ function readFinding(f: ReadFailure, path: string, role: FileRole): Finding {
     role,
     `${role.what} ${path} ${describeFailure(f, MAX_INPUT_BYTES)}`,
     RULES.FILE_UNREADABLE.rule,
-    f.kind === 'special' || f.kind === 'directory'
-      ? `point it at a regular file (a pipe, socket or device is never read: it may not end)`
+    f.kind === 'special'
+      ? `point it at a regular file (a pipe, socket or device is never read: its reads may not end)`
       : `make ${path} a readable regular file`,
   );
 }

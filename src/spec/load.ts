@@ -251,7 +251,7 @@ export function loadValuesFile(absPath: string, findingPath: string, scope?: Val
   if (typeof text !== 'string') return [text];
   const parsed = parseYamlText(text, absPath, role, 'VALUES');
   if (Array.isArray(parsed)) return parsed;
-  const secrets = credentialFindings(parsed, absPath, findingPath, scope?.spec ?? 'mesh.yaml');
+  const secrets = credentialFindings(parsed, text, absPath, findingPath, scope?.spec ?? 'mesh.yaml');
   if (secrets.length > 0) return secrets;
   const data = parsed.data ?? {};
   if (!isMap(data)) {

@@ -3,7 +3,7 @@
  * sources, files of its own output folder): a regular file of bounded size, read with a bounded
  * read. A FIFO, a socket, `/dev/zero` or `/dev/urandom` would otherwise block `open` or never end.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 
 /** Why a file was not read. */
 export type ReadFailure =
@@ -21,7 +21,7 @@ export type ReadResult = { ok: true; bytes: Buffer } | { ok: false; failure: Rea
 // change reads of a regular file, the only kind read past fstat.
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
 
-function kindOf(st: import('node:fs').Stats): string {
+function kindOf(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';

@@ -85,6 +85,9 @@ const badCases: Array<{ name: string; edit: (spec: string) => string; expect: Re
   { name: 'duplicate-name', edit: (s) => s.replace('name: mesh02', 'name: mesh01'), expect: /NAME_DUPLICATE/, code: 1 },
   { name: 'unknown-key', edit: (s) => s.replace('podCIDR: 10.245.0.0/16', 'podCidr: 10.245.0.0/16'), expect: /did you mean "podCIDR"/, code: 2 },
   { name: 'missing-values-file', edit: (s) => s.replace('values: values_mesh02.yaml', 'values: nowhere.yaml'), expect: /FILE_NOT_FOUND/, code: 2 },
+  { name: 'values-outside-folder', edit: (s) => s.replace('values: values_mesh02.yaml', 'values: /etc/passwd'), expect: /VALUES_OUTSIDE_SPEC_FOLDER/, code: 2 },
+  { name: 'cilium-too-old', edit: (s) => s.replace('version: 1.15.5', 'version: 1.14.12'), expect: /VERSION_TOO_OLD/, code: 1 },
+  { name: 'rke2-version-invalid', edit: (s) => s.replace('rke2Version: v1.27.14+rke2r1', 'rke2Version: v1.27-rke2'), expect: /RKE2_VERSION_INVALID/, code: 1 },
 ];
 
 for (const c of badCases) {

@@ -83,6 +83,11 @@ test('a private key in values is refused with its key path and line, never its c
   // A public CA certificate alone is fine (a user's existing values may carry tls.ca.cert).
   writeFileSync(join(dir, 'cert.yaml'), `tls:\n  ca:\n    cert: ${cert}\n`);
   assert.deepEqual(load(dir, 'cert.yaml'), []);
+  // A key in a comment would be copied too.
+  writeFileSync(join(dir, 'comment.yaml'), `hubble: {enabled: true}\n# old key:\n${key.replace(/^/gm, '# ')}\n`);
+  fs = load(dir, 'comment.yaml');
+  assert.equal(fs[0]?.code, 'VALUES_PRIVATE_KEY');
+  assert.match(fs[0]!.message, /in a comment \(line 3, column 3\)/);
   // Refused whatever the path, also with the opt-in.
   assert.equal(load(dir, 'ca.yaml', true)[0]?.code, 'VALUES_PRIVATE_KEY');
 });
