@@ -7,7 +7,7 @@
  * `STARTUP_RUNS=N` sets N (default 15).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,7 +46,9 @@ for (const c of cases) timeOnce(c.args); // warm the file cache
 for (let i = 0; i < RUNS; i++) cases.forEach((c, k) => times[k]!.push(timeOnce(c.args)));
 
 const floor = median(times[0]!);
-console.log(`\nStart-up, median of ${RUNS} runs (whole process; goal ≤ ${GOAL_MS} ms)`);
+const mtime = (rel: string): number => (existsSync(join(ROOT, rel)) ? statSync(join(ROOT, rel)).mtimeMs : -1);
+const bundled = mtime('dist/bundle/meshform.js') > 0 && mtime('dist/bundle/meshform.js') >= mtime('dist/src/cli/main.js');
+console.log(`\nStart-up, median of ${RUNS} runs (whole process; goal ≤ ${GOAL_MS} ms); CLI: ${bundled ? 'bundled (dist/bundle)' : 'unbundled (dist/src; npm run build bundles it when esbuild is installed)'}`);
 console.log(`${'command'.padEnd(26)} ${'median'.padStart(9)} ${'min'.padStart(9)}  ×floor  over floor`);
 cases.forEach((c, k) => {
   const m = median(times[k]!);

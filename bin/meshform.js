@@ -1,3 +1,17 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+// The bundled CLI (dist/bundle, made by npm run build) starts faster; it is used only when it is
+// at least as new as the compiled modules in dist/src, which run otherwise.
+import { statSync } from 'node:fs';
+
+const mtime = (rel) => {
+  try {
+    return statSync(new URL(rel, import.meta.url)).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+const bundled = mtime('../dist/bundle/meshform.js') >= mtime('../dist/src/cli/main.js') && mtime('../dist/bundle/meshform.js') > 0;
+const { main } = await import(bundled ? '../dist/bundle/meshform.js' : '../dist/src/cli/main.js');
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 npx tsc -p tsconfig.json
+# The CLI the tests run is the bundled one users get (when esbuild is installed, as after npm ci).
+node scripts/bundle.mjs
 bash lab/build.sh
 node dist/lab/src/cli.js down >/dev/null 2>&1 || true
 trap 'node dist/lab/src/cli.js down || true' EXIT

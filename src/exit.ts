@@ -75,3 +75,6 @@ export const EXIT_CODES_HELP = `Exit codes (the same condition gives the same co
      file, a YAML or schema error); nothing written
   3  cluster or I/O failure: a cluster unreachable or refusing (API, RBAC, exec), a write failed
   4  internal error: a bug in meshform (MESHFORM_DEBUG=1 prints the stack); please report it`;
+
+/** One line for each command's own `--help`. */
+export const EXIT_CODES_SHORT = 'Exit codes: 0 ok, 1 findings/drift/not ready, 2 usage or input error, 3 cluster or I/O failure, 4 internal error (meshform --help explains).';

@@ -85,8 +85,13 @@ interface Live {
 }
 
 /** Connects to every cluster, discovers them, and runs the live rules and the identity check. */
-async function goLive(io: Io, prepared: Prepared, flags: LiveFlags, opts: { allowIdentityChange?: boolean } = {}): Promise<Live> {
-  const connected = connectSpec(prepared.spec, connectFlags(flags), io.env);
+async function goLive(
+  io: Io,
+  prepared: Prepared,
+  flags: LiveFlags,
+  opts: { allowIdentityChange?: boolean; connect?: typeof connectSpec } = {},
+): Promise<Live> {
+  const connected = (opts.connect ?? connectSpec)(prepared.spec, connectFlags(flags), io.env);
   io.err(`discovering ${connected.length} cluster(s)…`);
   const { facts, failures } = await discoverAll(connected.map((c) => ({ name: c.name, client: c.client, index: c.index })));
   const failed = new Map(failures.map((f) => [f.cluster, f.error]));
@@ -244,6 +249,7 @@ export async function applyCommand(
     /** false (`--no-progress`): plain progress lines even on a terminal. */
     progress?: boolean;
   },
+  connect: typeof connectSpec = connectSpec,
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
   const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
@@ -263,7 +269,7 @@ export async function applyCommand(
       },
     ]);
   }
-  const live = await goLive(io, p, opts, { allowIdentityChange: opts.allowIdentityChange });
+  const live = await goLive(io, p, opts, { allowIdentityChange: opts.allowIdentityChange, connect });
   const meshWide = live.findings.filter((f) => f.severity === 'error' && !clusterOfPath(p.spec, f.path));
   if (meshWide.length) {
     io.err(formatFindings(meshWide));

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { MeshformError } from '../errors.js';
-import { EXIT_CODES_HELP, exitCodeFor, exitCodeForError } from '../exit.js';
+import { EXIT_CODES_HELP, EXIT_CODES_SHORT, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
 import { ALL_TARGETS } from '../render/types.js';
 import type { applyCommand, LiveFlags } from './live.js';
@@ -192,6 +192,14 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       setCode(await (await liveCmd()).doctorCommand(io, spec, { ...opts, ...global() }));
     });
 
+  // Every command's own --help names the policy too (the full text is in meshform --help).
+  const walk = (c: Command): void => {
+    for (const sub of c.commands) {
+      if (sub.commands.length === 0) sub.addHelpText('after', `\n${EXIT_CODES_SHORT}`);
+      walk(sub);
+    }
+  };
+  walk(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
  * are findings with a did-you-mean. Syntax of CIDRs, IPs and versions is checked here so that a
  * loaded spec only holds parseable values; cross-field rules live in `src/validate`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FindingCode } from '../validate/catalogue.js';
 import { parseCidr, parseIp } from '../util/cidr.js';
 import { parseCiliumVersion } from '../util/version.js';

@@ -239,3 +239,21 @@ test('a LoadBalancer address (DNS name or IP) is covered by its certificate: val
   assert.match(red, /extraIpAddresses:\n\s+- 203\.0\.113\.10/);
   assert.doesNotMatch(red, /extraDnsNames:\n(\s+- .*\n)*\s+- 203\.0\.113\.10/);
 });
+
+test('a mesh big enough to issue its certificates on worker threads renders through the CLI (the worker loads beside the bundle too)', async () => {
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'meshform-workers-'));
+  const lines = ['apiVersion: meshform/v1alpha1', 'kind: Mesh', 'name: big', 'cilium: {version: 1.16.5}', 'ca: {cert: ca/ca.crt, key: ca/ca.key}', 'clusters:'];
+  // 20 clusters × 4 certificates: above the pool's inline threshold, so worker threads issue them.
+  for (let i = 1; i <= 20; i++) {
+    lines.push(`  - name: c${i}`, `    id: ${i}`, '    rke2Version: v1.32.4+rke2r1', `    podCIDR: 10.${i}.0.0/16`, `    serviceCIDR: 10.${100 + i}.0.0/16`,
+      `    endpoint: {nodePort: ${30000 + i}, ips: [192.168.${i}.10, 192.168.${i}.11]}`);
+  }
+  await writeFile(join(dir, 'mesh.yaml'), lines.join('\n') + '\n');
+  assert.equal(meshform(['ca', 'init', 'ca'], { cwd: dir }).code, 0);
+  const r = meshform(['render', 'mesh.yaml', '--out', 'out', '-o', 'json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const certs = await readdir(join(dir, 'out/secrets/c20/certs'));
+  assert.ok(certs.includes('server.crt') && certs.includes('local.key'), certs.join(','));
+});

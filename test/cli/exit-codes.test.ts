@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXIT_CODES_HELP } from '../../src/exit.js';
+import { EXIT_CODES_HELP, EXIT_CODES_SHORT } from '../../src/exit.js';
 import { handleError } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 import { exampleCopy, meshform, ROOT } from './helpers.js';
@@ -97,6 +97,11 @@ test('--help and the README state the exit-code policy of exit.ts', async () => 
   const help = meshform(['--help']);
   assert.equal(help.code, 0);
   assert.ok(help.stdout.includes(EXIT_CODES_HELP), help.stdout);
+  for (const cmd of [['validate'], ['render'], ['ca', 'init'], ['apply'], ['doctor']]) {
+    const h = meshform([...cmd, '--help']);
+    assert.equal(h.code, 0);
+    assert.ok(h.stdout.includes(EXIT_CODES_SHORT), `${cmd.join(' ')} --help names the exit codes`);
+  }
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(EXIT_CODES_HELP), 'README.md carries the exit-code text of src/exit.ts');
 });
