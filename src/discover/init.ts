@@ -1,7 +1,9 @@
-import { Document, stringify } from 'yaml';
+import { Document, parse, stringify } from 'yaml';
 import type { Finding } from '../errors.js';
 import { isWorker, type ClusterFacts } from '../kube/facts.js';
 import type { RenderedFile } from '../render/types.js';
+import { holdsPrivateKey } from '../spec/credentials.js';
+import { RULES } from '../validate/catalogue.js';
 
 /** One live cluster as `init` found it. */
 export interface InitCluster {
@@ -101,7 +103,23 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     else if (svc.length > 1) entry['serviceCIDRs'] = svc;
     entry['endpoint'] = { nodePort, ips };
     const valuesFile = `values_${name}.yaml`;
-    const values = c.facts.values && Object.keys(c.facts.values).length ? stringify(c.facts.values, { lineWidth: 0, sortMapEntries: false }) : c.facts.helmChartConfig?.valuesContent;
+    const discovered = c.facts.values && Object.keys(c.facts.values).length ? c.facts.values : parseValuesContent(c.facts.helmChartConfig?.valuesContent);
+    // Values files are meant for Git: no key a cluster holds in its values (the seed's way) goes into one.
+    const leftOut = discovered ? stripPrivateKeys(discovered) : [];
+    if (leftOut.length) {
+      findings.push({
+        code: 'INIT_KEYS_LEFT_OUT',
+        severity: 'warning',
+        path: `clusters[${i}].values`,
+        value: leftOut.join(', '),
+        message: `the live values of ${name} hold private keys (${leftOut.join(', ')}): left out of ${valuesFile}, which is meant for Git`,
+        rule: RULES.INIT_KEYS_LEFT_OUT.rule,
+        fix: leftOut.includes('tls.ca.key')
+          ? `meshform issues the clustermesh certificates itself; to keep ${name}'s CA: kubectl get secret cilium-ca -n ${opts.namespace ?? 'kube-system'} -o yaml > cilium-ca.yaml && meshform ca import cilium-ca.yaml --spec mesh.yaml (then delete cilium-ca.yaml)`
+          : 'nothing to do: meshform issues the clustermesh certificates itself and keeps keys under secrets/',
+      });
+    }
+    const values = discovered && Object.keys(discovered).length ? stringify(discovered, { lineWidth: 0, sortMapEntries: false }) : undefined;
     if (values !== undefined && values.trim().length) {
       files.push({ path: valuesFile, content: `# Current values of ${opts.release ?? 'rke2-cilium'} on ${name}, as discovered.\n${values.endsWith('\n') ? values : values + '\n'}`, secret: false });
       entry['values'] = valuesFile;
@@ -125,4 +143,29 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
   const doc = new Document(spec);
   doc.commentBefore = ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
   return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings };
+}
+
+function parseValuesContent(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text?.trim()) return undefined;
+  try {
+    const v = parse(text, { maxAliasCount: 1000 }) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes every string holding a private key from `values` (in place); returns their dotted paths. */
+export function stripPrivateKeys(values: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(values)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'string' && holdsPrivateKey(v)) {
+      delete values[k];
+      out.push(path);
+    } else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      out.push(...stripPrivateKeys(v as Record<string, unknown>, path));
+    }
+  }
+  return out;
 }

@@ -22,7 +22,8 @@ const KUBE_USER_SECRETS = new Set(['token', 'password', 'client-key']);
 /** More findings than this about one file say nothing new. */
 const MAX_FINDINGS = 20;
 
-function holdsPrivateKey(text: string): boolean {
+/** Whether a string holds a private key: PEM, or base64 of a PEM as Helm values carry it. */
+export function holdsPrivateKey(text: string): boolean {
   if (PEM_KEY.test(text)) return true;
   // Helm values carry certificates and keys base64-encoded (tls.ca.key, ...tls.server.key).
   if (text.length < MIN_B64 || !BASE64.test(text)) return false;

@@ -177,6 +177,7 @@ export const RULES = {
   USAGE_DAYS: e('usage', 'a CA must stay valid at least 30 days (meshform refuses a CA that expires sooner)'),
 
   // init.
+  INIT_KEYS_LEFT_OUT: w('init', 'private keys in a cluster\'s live values never go into the values files init writes (they are meant for Git)'),
   INIT_EXISTS: e('init', 'init never overwrites a spec without --force'),
   INIT_VERSIONS_DIFFER: w('init', 'one Cilium version per mesh is simplest'),
   INIT_FEW_WORKERS: w('init', 'peers should reach a cluster through at least two worker nodes'),

@@ -489,11 +489,11 @@ export class OutputFolder {
     const wanted = new Map<string, Wanted>();
     const add = (path: string, content: Buffer, secret: boolean): void => {
       if (!checkRelative(path) || isRecordFile(path) || path === LEGACY_MANIFEST) {
-        throw new MeshformError(`internal: refusing to write ${path} in the output folder`, [], ExitCode.cluster);
+        throw new Error(`internal: refusing to write ${path} in the output folder`);
       }
-      if (wanted.has(path)) throw new MeshformError(`internal: file rendered twice: ${path}`, [], ExitCode.cluster);
+      if (wanted.has(path)) throw new Error(`internal: file rendered twice: ${path}`);
       if (secret !== path.startsWith('secrets/') && path !== SECRETS_GITIGNORE) {
-        throw new MeshformError(`internal: ${path}: secret files live under secrets/ and only there`, [], ExitCode.cluster);
+        throw new Error(`internal: ${path}: secret files live under secrets/ and only there`);
       }
       wanted.set(path, { path, content, mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(content) });
     };

@@ -198,3 +198,33 @@ test('init output loads with the spec loader as written', async () => {
   assert.deepEqual(spec.clusters[0]?.endpoint, { type: 'NodePort', nodePort: 32379, ips: ['192.0.2.21', '192.0.2.22'] });
   assert.deepEqual(spec.clusters[1]?.values?.data, { kubeProxyReplacement: true, hubble: { enabled: true } });
 });
+
+test('init on a cluster whose values hold keys (the seed\'s way): keys are left out of values_<c>.yaml with a warning, and the spec loads', async () => {
+  const { loadSpec } = await import('../../src/spec/load.js');
+  const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createCa } = await import('../../src/pki/ca.js');
+  const ca = await createCa({ algorithm: 'ecdsa-p256', validityDays: 365, now: new Date('2026-11-01T00:00:00Z') });
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const a = await discoverCluster(rke2('mesh01', { clusterName: 'mesh01', clusterId: '1', net: '192.0.2', nodePort: 32379 }));
+  a.values = {
+    cluster: { name: 'mesh01', id: 1 },
+    tls: { ca: { cert: b64(ca.certPem), key: b64(ca.key.reveal()) } },
+    clustermesh: { apiserver: { tls: { server: { cert: b64(ca.certPem), key: b64(ca.key.reveal()) } } } },
+  };
+  const b = await discoverCluster(rke2('mesh02', { net: '198.51.100' }));
+  const r = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab' });
+  const w = r.findings.find((f) => f.code === 'INIT_KEYS_LEFT_OUT');
+  assert.ok(w, 'a warning names what was left out');
+  assert.equal(w.value, 'tls.ca.key, clustermesh.apiserver.tls.server.key');
+  assert.match(w.fix, /meshform ca import/);
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-init-keys-'));
+  writeFileSync(join(dir, 'mesh.yaml'), r.meshYaml);
+  for (const f of r.files) writeFileSync(join(dir, f.path), f.content);
+  const text = readFileSync(join(dir, 'values_mesh01.yaml'), 'utf8');
+  assert.doesNotMatch(text, new RegExp(b64(ca.key.reveal()).slice(0, 40)));
+  assert.match(text, /cert: /, 'the public certificates stay');
+  const spec = await loadSpec(join(dir, 'mesh.yaml'));
+  assert.equal(spec.clusters[0]?.name, 'mesh01');
+});
