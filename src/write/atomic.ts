@@ -600,6 +600,8 @@ function shortList(items: string[], max = 3): string {
 
 /** Creates the work folder (git-ignored first) and takes its lock. */
 function lockWorkDir(workDir: string, display: string): () => void {
+  // `--out a/b/out` with a/b missing: the folders above the output folder are the user's path, made as mkdir -p would.
+  mkdirSync(dirname(workDir), { recursive: true });
   cleanGone(workDir);
   for (let attempt = 0; attempt < 10; attempt++) {
     try {

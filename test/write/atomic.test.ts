@@ -248,3 +248,11 @@ test('an interruption between the fallback\'s two renames is rolled forward by t
   assert.equal(readFileSync(join(out, 'plan.json'), 'utf8'), '{"gen":2}\n');
   assert.deepEqual(readdirSync(root), ['out']);
 });
+
+test('an output folder whose parent folders do not exist yet is created with them', () => {
+  const root = tmp();
+  const out = join(root, 'a', 'b', 'out');
+  writeOutput(out, [f('plan.json', '{}\n')], MESH);
+  assert.equal(readFileSync(join(out, 'plan.json'), 'utf8'), '{}\n');
+  assert.deepEqual(readdirSync(join(root, 'a', 'b')), ['out']);
+});
