@@ -17,22 +17,11 @@ import { planMesh } from '../src/plan/plan.js';
 import { renderMesh } from '../src/render/render.js';
 import { ALL_TARGETS, type RenderedFile } from '../src/render/types.js';
 import { FAKE_CA, fakeCertsFor, makeSpec, valuesFile } from '../test/render/helpers.js';
+import { userValues } from './mesh-files.js';
 
 const SIZES = [2, 16, 64, 255, 511];
-const USER_VALUES = `# helm get values rke2-cilium -n kube-system -o yaml
-global:
-  clusterCIDR: 10.42.0.0/16
-  serviceCIDR: 10.43.0.0/16
-hubble: # Enable Hubble for observability
-  enabled: true
-  relay:
-    enabled: true
-k8sServiceHost: 127.0.0.1
-k8sServicePort: 6443
-kubeProxyReplacement: true
-operator:
-  replicas: 1
-`;
+// The in-memory spec is not validated, so RKE2's default globals may stand in every cluster's values.
+const USER_VALUES = userValues('10.42.0.0/16', '10.43.0.0/16');
 
 interface Result { n: number; mode: string; ms: number; cpuMs: number; rssMB: number; files: number; bytes: number; peerEntries: number }
 

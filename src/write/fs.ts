@@ -220,7 +220,8 @@ export function writeFileAtomic(path: string, content: string, opts: { mode: num
   }
 }
 
-function existsNoFollow(path: string): boolean {
+/** Whether anything (a link included, never followed) is at `path`. */
+export function existsNoFollow(path: string): boolean {
   try {
     lstatSync(path);
     return true;

@@ -4,11 +4,11 @@
  * {@link writeFileAtomic}), an existing file replaced only on request, and every check done
  * before the first file is written.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, MeshformError } from '../errors.js';
 import type { RenderedFile } from '../render/types.js';
-import { writeFileAtomic } from './fs.js';
+import { existsNoFollow, writeFileAtomic } from './fs.js';
 
 function failed(path: string, err: unknown): MeshformError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
@@ -30,18 +30,10 @@ function failed(path: string, err: unknown): MeshformError {
   );
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Writes one file (folders created as needed); replaces an existing one only with `replace`. */
 export function writeUserFile(path: string, content: string, opts: { mode: number; replace: boolean; dirMode?: number }): void {
-  if (!opts.replace && exists(path)) throw existsError(path);
+  if (!opts.replace && existsNoFollow(path)) throw existsError(path);
   try {
     mkdirSync(dirname(path), { recursive: true, mode: opts.dirMode ?? 0o755 });
     if (!writeFileAtomic(path, content, { mode: opts.mode, replace: opts.replace })) throw existsError(path);
@@ -55,7 +47,7 @@ export function writeUserFile(path: string, content: string, opts: { mode: numbe
 export function writeUserFiles(dir: string, files: readonly RenderedFile[], opts: { replace: boolean }): void {
   const targets = files.map((f) => ({ f, path: join(dir, ...f.path.split('/')) }));
   if (!opts.replace) {
-    const there = targets.filter((t) => exists(t.path));
+    const there = targets.filter((t) => existsNoFollow(t.path));
     if (there.length) throw existsError(there[0]!.path, there.length);
   }
   for (const t of targets) {
