@@ -9,7 +9,8 @@
  * next to a floor measured in the same run: a plain Node process that writes the same files
  * (temporary file, chmod, rename; no checks, no fsync), counted as that loop plus Node's own start-up
  * (`node -e 0`, also measured here), so the ratios compare whole processes. Medians of RUNS runs; peak RSS from the
- * process itself (`process.resourceUsage().maxRSS`, reported through a preloaded probe).
+ * process itself (`process.resourceUsage().maxRSS`, reported through a preloaded probe). Before
+ * every timed process the file system is flushed (untimed), so none pays for another's dirty data.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -41,6 +42,9 @@ function probeFile(dir: string): string {
 function timed(dir: string, probe: string, args: string[], okCodes = [0]): Sample {
   const rssFile = join(dir, 'rss.txt');
   rmSync(rssFile, { force: true });
+  // Untimed: flush what earlier runs left dirty (the floor writes 113 MB without fsync at 511), so
+  // no run pays for another's writes when it syncs its own.
+  spawnSync('sync');
   const t = performance.now();
   const r = spawnSync(process.execPath, ['--import', probe, ...args], {
     cwd: dir,
@@ -98,6 +102,7 @@ function benchSize(n: number): Record<string, string | number> {
       s.cold.push(timed(dir, probe, [BIN, 'render', spec, '--out', out]));
       s.warm.push(timed(dir, probe, [BIN, 'render', spec, '--out', out]));
       s.change.push(timed(dir, probe, [BIN, 'render', 'mesh-b.yaml', '--out', out]));
+      spawnSync('sync');
       const fl = spawnSync(process.execPath, [join(dir, 'floor.mjs'), join(dir, out), join(dir, `floor${i}`)], { encoding: 'utf8' });
       const parsed = JSON.parse(fl.stdout) as { ms: number; files: number };
       files = parsed.files;

@@ -133,7 +133,7 @@ function checkRelative(p: string): boolean {
   return p.length > 0 && posix.normalize(p) === p && !p.startsWith('/') && !p.startsWith('../') && p !== '..' && p !== '.' && !p.includes('\\') && !p.includes('\0');
 }
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const sha256 = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** Reads a file of the output folder without following a link; undefined when it is not a plain file. */
 function readNoFollow(path: string, max = MAX_OUTPUT_FILE): Buffer | undefined {
@@ -243,10 +243,14 @@ function recordText(mesh: string, files: ReadonlyMap<string, string>): string {
 
 interface Wanted {
   path: string;
-  content: Buffer;
+  /** The rendered text itself (no Buffer copy held for the whole set: 113 MB at 511 clusters). */
+  content: string | Buffer;
+  size: number;
   mode: number;
   hash: string;
 }
+
+const bytes = (c: string | Buffer): Buffer => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c);
 
 /**
  * An output folder opened for one run: scanned, its ownership checked and its lock held. Read the
@@ -384,9 +388,9 @@ export class OutputFolder {
         conflicts.push(this.conflict('OUT_FILE_FOREIGN', w.path, `${this.display}/${w.path} is a folder meshform did not write, where it writes a file`));
         continue;
       }
-      if (old.size === w.content.length && old.mode === w.mode) {
+      if (old.size === w.size && old.mode === w.mode) {
         const buf = this.read(w.path);
-        if (buf && buf.equals(w.content)) {
+        if (buf && buf.equals(bytes(w.content))) {
           result.unchanged.push(w.path);
           fromOld.add(w.path);
           continue;
@@ -422,7 +426,7 @@ export class OutputFolder {
     // Keys kept under secrets/ (and every secret we write) keep the secrets folder's .gitignore.
     if (!wanted.has(SECRETS_GITIGNORE) && keptFiles.some((p) => p.startsWith('secrets/'))) {
       const content = Buffer.from(SECRETS_GITIGNORE_TEXT);
-      wanted.set(SECRETS_GITIGNORE, { path: SECRETS_GITIGNORE, content, mode: FILE_MODE, hash: sha256(content) });
+      wanted.set(SECRETS_GITIGNORE, { path: SECRETS_GITIGNORE, content, size: content.length, mode: FILE_MODE, hash: sha256(content) });
       const old = this.entries.get(SECRETS_GITIGNORE);
       if (old?.kind === 'file' && this.read(SECRETS_GITIGNORE)?.equals(content) && old.mode === FILE_MODE) {
         result.unchanged.push(SECRETS_GITIGNORE);
@@ -443,7 +447,7 @@ export class OutputFolder {
       const content = Buffer.from(text);
       const old = this.entries.get(path);
       if (old?.kind === 'file' && old.mode === mode && this.read(path)?.equals(content)) fromOld.add(path);
-      records.push({ path, content, mode, hash: '' });
+      records.push({ path, content, size: content.length, mode, hash: '' });
     };
     addRecord(RECORD, recordText(this.opts.mesh, publicHashes), FILE_MODE);
     if (secretHashes.size > 0) addRecord(SECRET_RECORD, recordText(this.opts.mesh, secretHashes), SECRET_FILE_MODE);
@@ -487,7 +491,7 @@ export class OutputFolder {
 
   private wantedSet(files: readonly RenderedFile[]): Map<string, Wanted> {
     const wanted = new Map<string, Wanted>();
-    const add = (path: string, content: Buffer, secret: boolean): void => {
+    const add = (path: string, content: string, secret: boolean): void => {
       if (!checkRelative(path) || isRecordFile(path) || path === LEGACY_MANIFEST) {
         throw new Error(`internal: refusing to write ${path} in the output folder`);
       }
@@ -495,12 +499,12 @@ export class OutputFolder {
       if (secret !== path.startsWith('secrets/') && path !== SECRETS_GITIGNORE) {
         throw new Error(`internal: ${path}: secret files live under secrets/ and only there`);
       }
-      wanted.set(path, { path, content, mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(content) });
+      wanted.set(path, { path, content, size: Buffer.byteLength(content, 'utf8'), mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(content) });
     };
-    for (const f of files) add(f.path, Buffer.from(f.content, 'utf8'), f.secret);
+    for (const f of files) add(f.path, f.content, f.secret);
     if (!wanted.has(SECRETS_GITIGNORE) && [...wanted.keys()].some((p) => p.startsWith('secrets/'))) {
       const content = Buffer.from(SECRETS_GITIGNORE_TEXT);
-      wanted.set(SECRETS_GITIGNORE, { path: SECRETS_GITIGNORE, content, mode: FILE_MODE, hash: sha256(content) });
+      wanted.set(SECRETS_GITIGNORE, { path: SECRETS_GITIGNORE, content, size: content.length, mode: FILE_MODE, hash: sha256(content) });
     }
     return wanted;
   }
@@ -521,7 +525,7 @@ export class OutputFolder {
         createDir(join(next, ...rel.split('/')), mode);
         dirs.add(rel);
       };
-      const place = (rel: string, content: Buffer | undefined, mode: number): void => {
+      const place = (rel: string, content: string | Buffer | undefined, mode: number): void => {
         const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
         ensureDir(parent);
         const target = join(next, ...rel.split('/'));
