@@ -50,6 +50,7 @@ import {
   removeTreeQuietly,
   syncDir,
   syncTree,
+  writeErrorReason,
 } from './fs.js';
 import { acquireLock } from './lock.js';
 
@@ -110,9 +111,7 @@ function refuse(findings: Finding[]): MeshformError {
 }
 
 function ioFailure(action: string, path: string, err: unknown): MeshformError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
-  const reason =
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : code === 'EROFS' ? 'read-only file system' : code;
+  const { code, reason } = writeErrorReason(err);
   return new MeshformError(
     `cannot ${action} ${path}: ${reason}; the output folder was not changed`,
     [
@@ -676,12 +675,8 @@ function closeWorkDir(workDir: string, release: () => void): void {
     release();
     return;
   }
-  try {
-    // The lock file moved with the folder; it is ours, so it simply goes with it.
-    removeTree(gone);
-  } catch {
-    removeTreeQuietly(gone);
-  }
+  // The lock file moved with the folder; it is ours, so it simply goes with it.
+  removeTreeQuietly(gone);
 }
 
 /** Removes `<work>.gone-<pid>` folders of processes that were killed while closing. */

@@ -190,6 +190,14 @@ export function ownerMayRun(owner: { pid?: unknown; host?: unknown }): boolean {
   }
 }
 
+/** What a failed write's errno means, in words (for every writer's error message). */
+export function writeErrorReason(err: unknown): { code: string; reason: string } {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+  const reason =
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : code === 'EROFS' ? 'read-only file system' : code;
+  return { code, reason };
+}
+
 const TMP_PREFIX = '.meshform-tmp-';
 
 /**

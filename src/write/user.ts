@@ -8,11 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, MeshformError } from '../errors.js';
 import type { RenderedFile } from '../render/types.js';
-import { existsNoFollow, writeFileAtomic } from './fs.js';
+import { existsNoFollow, writeErrorReason, writeFileAtomic } from './fs.js';
 
 function failed(path: string, err: unknown): MeshformError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
-  const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on device' : code;
+  const { code, reason } = writeErrorReason(err);
   return new MeshformError(
     `cannot write ${path}: ${reason}`,
     [
