@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Etcd3, Range } from 'etcd3';
 import type { ClusterInputs } from './clusterstate.js';
 import { isAlive, portOpen, spawnDetached, stopPid, waitFor } from './proc.js';
+import { labNet } from './topology.js';
 
 export interface EndpointStatus {
   cluster: string;
@@ -109,7 +110,7 @@ export class Endpoint {
     // Clients are checked against this cluster's cilium-ca, as the clustermesh-apiserver's etcd does.
     writeFileSync(tls('client-ca.crt'), inputs.caCert!, { mode: 0o600 });
     const urls = listen.map((l) => `https://${l.host}:${l.port}`).join(',');
-    const peer = `http://127.10.${this.index}.${this.role === 'workers' ? 254 : 253}:2380`;
+    const peer = `http://${labNet()}.${this.index}.${this.role === 'workers' ? 254 : 253}:2380`;
     const args = [
       `--name=${this.cluster}-clustermesh${this.role === 'workers' ? '' : '-cp'}`,
       `--data-dir=${join(this.dir, 'data')}`,

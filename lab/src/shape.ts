@@ -4,7 +4,7 @@
  * all from local binaries on 127.0.0.1. Pure: returns data.
  */
 import { createHash } from 'node:crypto';
-import type { LabCluster, LabNode } from './topology.js';
+import { labSlot, type LabCluster, type LabNode } from './topology.js';
 
 /** A stable 32-hex id for a node field (machine ID, system UUID, boot ID): same lab, same ids. */
 function id(name: string, what: string): string {
@@ -125,9 +125,9 @@ export function initialValues(cluster: LabCluster): Record<string, unknown> {
   };
 }
 
-/** The 127.0.0.1 ports of one cluster's components: 24000 + 10·index + k, below the NodePort range. */
+/** The 127.0.0.1 ports of one cluster's components: 24000 + 100·slot + 10·index + k, below the NodePort range. */
 export function componentPorts(cluster: LabCluster): Record<string, number> {
-  const base = 24000 + 10 * cluster.index;
+  const base = 24000 + 100 * labSlot() + 10 * cluster.index;
   return {
     etcdPort: base,
     etcdPeerPort: base + 1,

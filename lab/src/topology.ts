@@ -24,6 +24,23 @@ export interface LabCluster {
 }
 
 export const MAX_CLUSTERS = 8;
+
+/**
+ * Which lab this process drives: `MESHFORM_LAB_SLOT` (0–9, default 0) lets several labs run side by
+ * side on one machine (one per checkout): slot s uses node IPs 127.(10+s).i.n and component ports
+ * 24000 + 100·s + 10·i + k. Anything else is refused.
+ */
+export function labSlot(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MESHFORM_LAB_SLOT;
+  if (raw === undefined || raw === '') return 0;
+  if (!/^[0-9]$/.test(raw)) throw new RangeError(`MESHFORM_LAB_SLOT must be a digit 0–9, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+/** The first two octets of every lab address of this slot: `127.10` for slot 0. */
+export function labNet(slot = labSlot()): string {
+  return `127.${10 + slot}`;
+}
 /** Workers per cluster: node IPs 127.10.i.3 … 127.10.i.(2+W) stay below the endpoints' .253/.254. */
 export const MAX_WORKERS = 250;
 export const DEFAULT_WORKERS = 2;
@@ -47,6 +64,7 @@ export function labTopology(count: number, workerCount = DEFAULT_WORKERS): LabCl
     throw new RangeError(`workers per cluster must be an integer from 1 to ${MAX_WORKERS}, got ${workerCount}`);
   }
   const clusters: LabCluster[] = [];
+  const net = labNet();
   for (let i = 1; i <= count; i++) {
     const name = clusterName(i);
     const second = 243 + i;
@@ -57,7 +75,7 @@ export function labTopology(count: number, workerCount = DEFAULT_WORKERS): LabCl
       const controlPlane = n <= 2;
       nodes.push({
         name: controlPlane ? `${name}-server-${n}` : `${name}-agent-${n - 2}`,
-        ip: `127.10.${i}.${n}`,
+        ip: `${net}.${i}.${n}`,
         controlPlane,
         podCIDR: `10.${second}.${n - 1}.0/24`,
       });

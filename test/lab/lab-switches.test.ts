@@ -13,7 +13,7 @@ import { agentSocket } from '../../lab/src/agentserver.js';
 import { execOnce } from '../../lab/src/bench.js';
 import { readEndpoints, readState, setAgentHang, startCluster, stopCluster, syncEndpoints, viewerContext } from '../../lab/src/lab.js';
 import { portOpen, run, waitFor } from '../../lab/src/proc.js';
-import { controlPlanes, labTopology, workers, type LabCluster } from '../../lab/src/topology.js';
+import { controlPlanes, labNet, labSlot, labTopology, workers, type LabCluster } from '../../lab/src/topology.js';
 import { newCa, type TestCa } from './certs.js';
 import { agentStatus, helmUpgrade, holdLab, kubectl, meshValues, nodePortOf, paths, requireLab, waitPeer } from './harness.js';
 
@@ -216,8 +216,16 @@ describe('lab switches for issue 4', { concurrency: 1 }, () => {
     const t = labTopology(2, 48);
     assert.equal(t[0]!.nodes.length, 50);
     assert.equal(workers(t[1]!).length, 48);
-    assert.equal(workers(t[1]!).at(-1)!.ip, '127.10.2.50');
+    assert.equal(workers(t[1]!).at(-1)!.ip, `${labNet()}.2.50`);
     assert.equal(new Set(t.flatMap((c) => c.nodes.map((n) => n.podCIDR))).size, 100);
     assert.throws(() => labTopology(2, 251), RangeError);
+  });
+
+  it('topology: MESHFORM_LAB_SLOT moves a lab to its own addresses and ports', () => {
+    assert.equal(labSlot({}), 0);
+    assert.equal(labSlot({ MESHFORM_LAB_SLOT: '3' }), 3);
+    assert.equal(labNet(3), '127.13');
+    assert.throws(() => labSlot({ MESHFORM_LAB_SLOT: '12' }), /MESHFORM_LAB_SLOT must be a digit/);
+    assert.throws(() => labSlot({ MESHFORM_LAB_SLOT: '-1' }), RangeError);
   });
 });
