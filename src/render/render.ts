@@ -233,8 +233,16 @@ export function renderMesh(plan: MeshPlan, opts: { targets: readonly Target[] })
   const want = new Set(opts.targets);
   const files: Artefact[] = [];
   const MANIFESTS: ReadonlySet<ArtefactRole> = new Set(['helmChartConfig', 'helmChartConfigInline', 'valuesSecret', 'certSecret']);
-  const add = (path: string, content: string, role: ArtefactRole, cluster?: string, secret = path.startsWith('secrets/')) =>
-    files.push({ path, content, secret, role, ...(cluster === undefined ? {} : { cluster }), ...(MANIFESTS.has(role) ? { objects: manifestObjects(content) } : {}) });
+  const add = (path: string, content: string, role: ArtefactRole, cluster?: string, secret = path.startsWith('secrets/')) => {
+    const file: Artefact = { path, content, secret, role, ...(cluster === undefined ? {} : { cluster }) };
+    if (MANIFESTS.has(role)) {
+      // Parsed on first read: `render` only writes text, so it never pays for parsing 9,000 manifests
+      // back (a second at 511 clusters); apply reads them once.
+      let objects: KubeObject[] | undefined;
+      Object.defineProperty(file, 'objects', { get: () => (objects ??= manifestObjects(content)), enumerable: true });
+    }
+    files.push(file);
+  };
   const peers = new PeerPrinter(plan);
   const fleetShipped: PlannedCluster[] = [];
 

@@ -41,8 +41,8 @@ export interface RenderedFile {
   cluster?: string;
   /** What it is for (render always sets it). */
   role?: ArtefactRole;
-  /** For Kubernetes manifests: the objects `content` holds, in order, as apply sends them. */
-  objects?: KubeObject[];
+  /** For Kubernetes manifests: the objects `content` holds, in order, as apply sends them (parsed from `content` on first read). */
+  readonly objects?: KubeObject[];
 }
 
 /** A file from `render`: role always set. */

@@ -498,7 +498,9 @@ export class OutputFolder {
       if (secret !== path.startsWith('secrets/') && path !== SECRETS_GITIGNORE) {
         throw new Error(`internal: ${path}: secret files live under secrets/ and only there`);
       }
-      wanted.set(path, { path, content, size: Buffer.byteLength(content, 'utf8'), mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(content) });
+      // Encoded once for its size and hash; the Buffer is dropped (only the text is held for the set).
+      const encoded = Buffer.from(content, 'utf8');
+      wanted.set(path, { path, content, size: encoded.length, mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(encoded) });
     };
     for (const f of files) add(f.path, f.content, f.secret);
     if (!wanted.has(SECRETS_GITIGNORE) && [...wanted.keys()].some((p) => p.startsWith('secrets/'))) {
