@@ -7,13 +7,9 @@ import type { ClusterFacts, Facts, NodeFact, NodeRole } from '../kube/facts.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret } from '../kube/helm-release.js';
 import { mapBounded } from '../kube/pool.js';
 
-/** Where the rke2-cilium release lives (the spec's `cilium.release/namespace`). */
-export interface ReleaseRef {
-  release: string;
-  namespace: string;
-}
+import { CLUSTERMESH_APISERVER, CILIUM_CONFIG, CLUSTERMESH_PORT, DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_RELEASE, KUBE_SYSTEM, RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
 
-export const DEFAULT_RELEASE: ReleaseRef = { release: 'rke2-cilium', namespace: 'kube-system' };
+export { DEFAULT_RELEASE, type ReleaseRef };
 
 const ROLE_LABELS: Record<string, NodeRole> = {
   'node-role.kubernetes.io/control-plane': 'control-plane',
@@ -78,14 +74,14 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
     }
   };
   // The first call doubles as the reachability check: if it fails hard, nothing else is tried.
-  const ns = await soft('namespace kube-system', () => client.get('Namespace', 'kube-system'));
+  const ns = await soft(`namespace ${KUBE_SYSTEM}`, () => client.get('Namespace', KUBE_SYSTEM));
   const [nodes, chart, chartConfig, secrets, ciliumConfig, service] = await Promise.all([
     soft('nodes', () => client.list('Node')),
-    soft(`HelmChart ${ref.namespace}/${ref.release}`, () => client.get('HelmChart', ref.release, ref.namespace)),
-    soft(`HelmChartConfig ${ref.namespace}/${ref.release}`, () => client.get('HelmChartConfig', ref.release, ref.namespace)),
+    soft(`HelmChart ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChart', ref.release, RKE2_CHART_NAMESPACE)),
+    soft(`HelmChartConfig ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChartConfig', ref.release, RKE2_CHART_NAMESPACE)),
     soft(`helm release secrets in ${ref.namespace}`, () => client.list('Secret', { namespace: ref.namespace, labelSelector: `owner=helm,name=${ref.release}` })),
-    soft(`ConfigMap ${ref.namespace}/cilium-config`, () => client.get('ConfigMap', 'cilium-config', ref.namespace)),
-    soft(`Service ${ref.namespace}/clustermesh-apiserver`, () => client.get('Service', 'clustermesh-apiserver', ref.namespace)),
+    soft(`ConfigMap ${ref.namespace}/${CILIUM_CONFIG}`, () => client.get('ConfigMap', CILIUM_CONFIG, ref.namespace)),
+    soft(`Service ${ref.namespace}/${CLUSTERMESH_APISERVER}`, () => client.get('Service', CLUSTERMESH_APISERVER, ref.namespace)),
   ]);
 
   const facts: ClusterFacts = {};
@@ -153,7 +149,7 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   if (service) {
     const type = str(field(service, 'spec', 'type')) ?? 'ClusterIP';
     const ports = (field(service, 'spec', 'ports') as { port?: number; nodePort?: number }[] | undefined) ?? [];
-    const port = ports.find((p) => p.port === 2379) ?? ports[0];
+    const port = ports.find((p) => p.port === CLUSTERMESH_PORT) ?? ports[0];
     const ingress = ((field(service, 'status', 'loadBalancer', 'ingress') as { ip?: string; hostname?: string }[] | undefined) ?? [])
       .map((i) => i.ip ?? i.hostname)
       .filter((x): x is string => typeof x === 'string');
@@ -193,7 +189,7 @@ export interface DiscoverResult {
 
 /** Discovers every cluster concurrently (at most `concurrency` at once); failures do not stop the rest. */
 export async function discoverAll(targets: readonly ClusterTarget[], opts: { ref?: ReleaseRef; concurrency?: number } = {}): Promise<DiscoverResult> {
-  const results = await mapBounded(targets, opts.concurrency ?? 8, (t) => discoverCluster(t.client, opts.ref ?? DEFAULT_RELEASE));
+  const results = await mapBounded(targets, opts.concurrency ?? DEFAULT_CLUSTER_CONCURRENCY, (t) => discoverCluster(t.client, opts.ref ?? DEFAULT_RELEASE));
   const facts: Facts = { clusters: {} };
   const failures: ClusterFailure[] = [];
   results.forEach((r, i) => {
