@@ -220,7 +220,7 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
   const severity = opts.allowIdentityChange ? 'warning' : 'error';
   if (expected.kubeSystemUID && facts.kubeSystemUID && expected.kubeSystemUID !== facts.kubeSystemUID) {
     out.push({
-      code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `${path}.context`, value: facts.kubeSystemUID,
+      code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `${path}.context`, value: facts.kubeSystemUID, scope: { kind: 'cluster', cluster: expected.name },
       message: `cluster ${expected.name}: the context points at another cluster (kube-system UID ${facts.kubeSystemUID}, recorded ${expected.kubeSystemUID})`,
       rule: 'each spec cluster must be reached through its own kubeconfig context',
       fix: `point kubeconfig/context of ${expected.name} at the right cluster`,
@@ -228,7 +228,7 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
   }
   if (facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name) {
     out.push({
-      code: 'CLUSTER_IDENTITY_MISMATCH', severity, path: `${path}.name`, value: facts.clusterName,
+      code: 'CLUSTER_IDENTITY_MISMATCH', severity, path: `${path}.name`, value: facts.clusterName, scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: the context points at a cluster whose Cilium is named "${facts.clusterName}" (cilium-config cluster-name)`,
       rule: 'a running cluster is never renamed silently: the context must point at the cluster the spec names',
       fix: `fix the kubeconfig/context of ${expected.name}; to rename on purpose, pass --allow-identity-change (workloads restart)`,
@@ -236,7 +236,7 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
   }
   if (facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id) {
     out.push({
-      code: 'CLUSTER_ID_CHANGE', severity, path: `${path}.id`, value: String(facts.clusterId),
+      code: 'CLUSTER_ID_CHANGE', severity, path: `${path}.id`, value: String(facts.clusterId), scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: Cilium runs with cluster-id ${facts.clusterId}, the spec says ${expected.id}`,
       rule: 'a running cluster\'s ID is never changed silently',
       fix: `set id: ${facts.clusterId} in the spec, or pass --allow-identity-change (workloads restart)`,
@@ -255,7 +255,7 @@ export function duplicateClusterFindings(facts: Facts, names: readonly string[])
     const other = seen.get(uid);
     if (other) {
       out.push({
-        code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `clusters[${i}].context`, value: uid,
+        code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `clusters[${i}].context`, value: uid, scope: { kind: 'cluster', cluster: name },
         message: `clusters ${other} and ${name} reach the same cluster (kube-system UID ${uid})`,
         rule: 'each spec cluster must be a different cluster', fix: `fix the kubeconfig/context of ${name}`,
       });
