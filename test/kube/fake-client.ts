@@ -2,6 +2,8 @@
 // server-side apply (maps merge, lists replace, generation bumps only on a real change), label
 // selectors with equality terms, exec answered by a handler, and injectable failures.
 import { SECTION_MARK } from '../../src/status/status.js';
+import type { ConnectRequest, Connector } from '../../src/kube/connect.js';
+import { clusterError } from '../../src/kube/errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import {
   FIELD_MANAGER,
@@ -172,4 +174,23 @@ async function emulateAgentScript(script: string, run: (cmd: string[]) => ExecRe
   await section(`status ${c}`, [c, 'status', '-o', 'json']);
   if (script.includes('cilium-health')) await section('health', ['cilium-health', 'status', '-o', 'json']);
   return { stdout: out.join('\n') + '\n', stderr: err.join('\n') + '\n', exitCode: 0 };
+}
+
+/**
+ * A Connector that hands out in-memory clients by cluster name (by context for init, whose
+ * clusters are named after their contexts), recording what it was asked; an unknown name fails
+ * as a kubeconfig without that context does.
+ */
+export function fakeConnector(clients: ReadonlyMap<string, ClusterClient> | Record<string, ClusterClient>): Connector & { requests: ConnectRequest[] } {
+  const get = (n: string) => (clients instanceof Map ? clients.get(n) : (clients as Record<string, ClusterClient>)[n]);
+  const requests: ConnectRequest[] = [];
+  const connect: Connector = (req) => {
+    requests.push(req);
+    const c = get(req.name) ?? (req.context !== undefined ? get(req.context) : undefined);
+    if (!c) {
+      throw clusterError({ cluster: req.name, code: 'KUBE_CONFIG', message: `context "${req.context ?? req.name}" is not in the kubeconfig`, rule: 'r', fix: 'f', path: req.path ?? '' });
+    }
+    return c;
+  };
+  return Object.assign(connect, { requests });
 }
