@@ -6,6 +6,7 @@ import { asClusterError, clusterError, errorCode } from '../kube/errors.js';
 import type { ClusterFacts, Facts, NodeFact, NodeRole } from '../kube/facts.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret } from '../kube/helm-release.js';
 import { mapBounded } from '../kube/pool.js';
+import { RULES } from '../validate/catalogue.js';
 
 import { CLUSTERMESH_APISERVER, CILIUM_CONFIG, CLUSTERMESH_PORT, DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_RELEASE, KUBE_SYSTEM, RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
 
@@ -146,6 +147,8 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   }
   const kvs = field(facts.values, 'clustermesh', 'apiserver', 'kvstoremesh', 'enabled') ?? kvstoremeshFromValuesContent(facts.helmChartConfig?.valuesContent);
   if (typeof kvs === 'boolean') facts.kvstoremesh = kvs;
+  const peers = meshPeersOf(facts.values);
+  if (peers) facts.peers = peers;
   if (service) {
     const type = str(field(service, 'spec', 'type')) ?? 'ClusterIP';
     const ports = (field(service, 'spec', 'ports') as { port?: number; nodePort?: number }[] | undefined) ?? [];
@@ -157,6 +160,19 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   }
   if (warnings.length) facts.warnings = warnings;
   return facts;
+}
+
+/**
+ * The peers a release's values connect the cluster to: the names in `clustermesh.config.clusters`
+ * (a list, or Cilium 1.19's map keyed by name) when `clustermesh.config.enabled` is true (the
+ * chart's default is false: no peer is dialled). Undefined without values.
+ */
+export function meshPeersOf(values: Record<string, unknown> | undefined): string[] | undefined {
+  if (!values) return undefined;
+  if (field(values, 'clustermesh', 'config', 'enabled') !== true) return [];
+  const list = field(values, 'clustermesh', 'config', 'clusters');
+  const names = Array.isArray(list) ? list.map((p) => field(p, 'name')) : list && typeof list === 'object' ? Object.keys(list) : [];
+  return names.filter((n): n is string => typeof n === 'string' && n.length > 0).sort();
 }
 
 function kvstoremeshFromValuesContent(text: string | undefined): unknown {
@@ -210,9 +226,26 @@ export interface ExpectedIdentity {
 }
 
 /**
+ * How to change the name or ID of a meshed cluster (cilium#36338, cilium#48800: never in place;
+ * disconnect, change both together, reconnect), as the fix of CLUSTER_RENAME_MESHED and
+ * CLUSTER_ID_CHANGE_MESHED.
+ */
+export function guidedIdentityChange(expected: ExpectedIdentity, live: { name: string; id: number }): string {
+  return [
+    `if the context of ${expected.name} is right and this is a rename, do it in three steps:`,
+    `1. disconnect: keep name ${live.name} and id ${live.id} in the spec for now, give it peers: [] and take it out of the other clusters' peers lists, then meshform apply (they drop it, it drops them);`,
+    `2. change name and ID together (never one alone: with only the ID changed Cilium reuses the old identities, cilium#36338), then meshform apply --only ${expected.name} --allow-identity-change; workloads: Cilium's docs ask to restart every workload on the cluster afterwards (security identities carry the cluster name and ID), and Hubble's server certificates carry the name (cilium#48800);`,
+    '3. reconnect: remove the peers lists again, meshform apply, then meshform status --wait.',
+    `Otherwise point kubeconfig/context of ${expected.name} at the right cluster.`,
+  ].join(' ');
+}
+
+/**
  * Checks that the kubeconfig context really points at the cluster the spec names. A cluster that
  * already runs Cilium under another name or ID, or a recorded kube-system UID that differs, is an
- * error (warning with `allowIdentityChange`, since renaming restarts workloads).
+ * error (warning with `allowIdentityChange`, since renaming restarts workloads) — except on a
+ * meshed cluster (its live values list peers), where a name or ID change is refused even with
+ * `allowIdentityChange`, with the guided sequence as the fix.
  */
 export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts, opts: { allowIdentityChange?: boolean } = {}): Finding[] {
   const out: Finding[] = [];
@@ -226,7 +259,21 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
       fix: `point kubeconfig/context of ${expected.name} at the right cluster`,
     });
   }
-  if (facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name) {
+  const renamed = !!facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name;
+  const idChanged = facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id;
+  if ((renamed || idChanged) && facts.peers && facts.peers.length > 0) {
+    const live = { name: facts.clusterName && facts.clusterName !== 'default' ? facts.clusterName : expected.name, id: facts.clusterId ?? expected.id };
+    const change = [renamed ? `name ${live.name} → ${expected.name}` : '', idChanged ? `ID ${live.id} → ${expected.id}` : ''].filter(Boolean).join(', ');
+    const code = renamed ? 'CLUSTER_RENAME_MESHED' : 'CLUSTER_ID_CHANGE_MESHED';
+    out.push({
+      code, severity: 'error', path: `${path}.${renamed ? 'name' : 'id'}`, value: renamed ? live.name : String(live.id), scope: { kind: 'dialled', cluster: expected.name },
+      message: `cluster ${expected.name}: the cluster behind its context runs Cilium as ${live.name} (cluster-id ${live.id}) and is meshed with ${facts.peers.join(', ')}: the spec would change its ${change} in place, which breaks the mesh (peers know it by name and ID, and its identities and certificates carry them); refused, with or without --allow-identity-change`,
+      rule: RULES[code].rule,
+      fix: guidedIdentityChange(expected, live),
+    });
+    return out;
+  }
+  if (renamed) {
     out.push({
       code: 'CLUSTER_IDENTITY_MISMATCH', severity, path: `${path}.name`, value: facts.clusterName, scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: the context points at a cluster whose Cilium is named "${facts.clusterName}" (cilium-config cluster-name)`,
@@ -234,7 +281,7 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
       fix: `fix the kubeconfig/context of ${expected.name}; to rename on purpose, pass --allow-identity-change (workloads restart)`,
     });
   }
-  if (facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id) {
+  if (idChanged) {
     out.push({
       code: 'CLUSTER_ID_CHANGE', severity, path: `${path}.id`, value: String(facts.clusterId), scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: Cilium runs with cluster-id ${facts.clusterId}, the spec says ${expected.id}`,

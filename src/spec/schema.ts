@@ -179,6 +179,8 @@ const clusterFactsSchema = z.strictObject({
   tunnelProtocol: z.string().optional(),
   kubeProxyReplacement: z.string().optional(),
   kvstoremesh: z.boolean().optional(),
+  // The peers its deployed values connect it to (clustermesh.config.clusters with config.enabled): a meshed cluster.
+  peers: z.array(z.string()).optional(),
   helmChart: z
     .strictObject({ version: z.string().optional(), set: z.record(z.string(), z.string()), valuesContent: z.string().optional() })
     .optional(),

@@ -78,7 +78,7 @@ export async function world(o: WorldOptions = {}) {
     cilium: { version: '1.15.5', ...(o.release ? { release } : {}), ...(o.namespace ? { namespace } : {}) },
     ca: { cert: 'ca/ca.crt', key: 'ca/ca.key' },
     clusters: shapes.map((c) => ({
-      name: c.name, id: c.id, rke2Version: 'v1.31.8+rke2r1', podCIDR: `10.${243 + c.net}.0.0/16`, serviceCIDR: `10.96.${(c.net - 1) * 64}.0/18`,
+      name: c.name, id: c.id, context: c.name, rke2Version: 'v1.31.8+rke2r1', podCIDR: `10.${243 + c.net}.0.0/16`, serviceCIDR: `10.96.${(c.net - 1) * 64}.0/18`,
       endpoint: { nodePort: 32378 + c.net, ips: [ip(c.net, 21), ip(c.net, 22)] }, ...(c.peers ? { peers: c.peers } : {}),
     })),
   };
