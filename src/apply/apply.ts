@@ -8,20 +8,23 @@ import { isKind } from '../kube/client.js';
 import { asClusterError } from '../kube/errors.js';
 import { mapBounded } from '../kube/pool.js';
 import { diffObject, normaliseObject, type ObjectDiff } from './diff.js';
-import { changeList, executePlan } from './execute.js';
-import { describeStep, planApply } from './plan.js';
+import { changeList, executeCluster, failedResult, summarizeApply } from './execute.js';
+import { describeStep, planOne } from './plan.js';
 import type { ApplyOptions, ApplyResult, ApplyTarget } from './types.js';
 
 export * from './types.js';
-export { planApply, planCluster, observeCluster, describeStep, type ApplyPlan, type ClusterPlan, type PlanStep, type PlanAction, type ObjectRef } from './plan.js';
+export { planApply, planOne, planCluster, observeCluster, describeStep, type ApplyPlan, type ClusterPlan, type PlanStep, type PlanAction, type ObjectRef } from './plan.js';
 export { executePlan, executeCluster } from './execute.js';
 
 /**
- * Applies to every cluster in parallel (bounded): plans each (reads, no write) and runs the plan;
- * with `dryRun`, only the server-side dry runs. A failing cluster leaves the others alone.
+ * Applies to every cluster in parallel (bounded): each cluster is planned (reads, no write) and its
+ * plan run as soon as it is made, so a slow cluster does not hold the others back; with `dryRun`,
+ * only the server-side dry runs. A failing cluster leaves the others alone. Each result carries its
+ * plan's steps. (`planApply` then `executePlan` is the same with every plan made first.)
  */
 export async function applyMesh(targets: readonly ApplyTarget[], opts: ApplyOptions = {}): Promise<ApplyResult> {
-  return executePlan(await planApply(targets, opts), targets, opts);
+  const res = await mapBounded(targets, opts.concurrency ?? DEFAULT_CLUSTER_CONCURRENCY, async (t) => executeCluster(await planOne(t, opts), t, opts));
+  return summarizeApply(res.map((r, i) => (r.ok ? r.value : failedResult(targets[i]?.name ?? '', r.error))));
 }
 
 /** Per cluster: the objects that differ between live and rendered. Drift ⇒ the CLI exits 1. */

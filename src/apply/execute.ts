@@ -183,10 +183,16 @@ export async function executePlan(plan: ApplyPlan, targets: readonly ApplyTarget
     if (!t) throw new Error(`the plan names cluster ${p.cluster}, which has no target`);
     return executeCluster(p, t, { ...opts, dryRun: plan.dryRun });
   });
-  const clusters = res.map((r, i): ClusterApplyResult => {
-    const name = plan.clusters[i]?.cluster ?? '';
-    return r.ok ? r.value : { cluster: name, outcome: 'failed', objects: [], diffText: '', warnings: [], findings: [], steps: [], error: asClusterError(name, r.error) };
-  });
+  return summarizeApply(res.map((r, i) => (r.ok ? r.value : failedResult(plan.clusters[i]?.cluster ?? '', r.error))));
+}
+
+/** The result of a cluster whose run threw (a bug: executeCluster reports failures itself). */
+export function failedResult(cluster: string, err: unknown): ClusterApplyResult {
+  return { cluster, outcome: 'failed', objects: [], diffText: '', warnings: [], findings: [], steps: [], error: asClusterError(cluster, err) };
+}
+
+/** The per-cluster results, with the lists of changed, unchanged and failed clusters. */
+export function summarizeApply(clusters: ClusterApplyResult[]): ApplyResult {
   return {
     clusters,
     changed: clusters.filter((c) => c.outcome === 'changed' || c.outcome === 'would-change').map((c) => c.cluster),

@@ -229,14 +229,22 @@ export function planCluster(t: ApplyTarget, obs: Observation, opts: PlanOptions)
 
 /** Observes every cluster (bounded concurrency) and plans each; a cluster that cannot be read is stopped with why. */
 export async function planApply(targets: readonly ApplyTarget[], opts: ApplyOptions = {}): Promise<ApplyPlan> {
-  const po = planOptionsOf(opts);
-  const res = await mapBounded(targets, opts.concurrency ?? DEFAULT_CLUSTER_CONCURRENCY, async (t) => planCluster(t, await observeCluster(t, opts), po));
-  const clusters = res.map((r, i): ClusterPlan => {
-    const name = targets[i]?.name ?? '';
-    if (r.ok) return r.value;
-    return { cluster: name, action: 'stopped', steps: [], findings: [], objects: [], diffText: '', warnings: [], error: asClusterError(name, r.error) };
-  });
-  return { method: po.method, dryRun: opts.dryRun ?? false, clusters };
+  const res = await mapBounded(targets, opts.concurrency ?? DEFAULT_CLUSTER_CONCURRENCY, (t) => planOne(t, opts));
+  return { method: planOptionsOf(opts).method, dryRun: opts.dryRun ?? false, clusters: res.map((r, i) => (r.ok ? r.value : unreadable(targets[i]?.name ?? '', r.error))) };
+}
+
+/** The plan of a cluster that could not be observed: stopped, with why. */
+function unreadable(cluster: string, err: unknown): ClusterPlan {
+  return { cluster, action: 'stopped', steps: [], findings: [], objects: [], diffText: '', warnings: [], error: asClusterError(cluster, err) };
+}
+
+/** Observes and plans one cluster; never throws (a cluster that cannot be read is stopped with why). */
+export async function planOne(t: ApplyTarget, opts: ApplyOptions = {}): Promise<ClusterPlan> {
+  try {
+    return planCluster(t, await observeCluster(t, opts), planOptionsOf(opts));
+  } catch (err) {
+    return unreadable(t.name, err);
+  }
 }
 
 /** One line saying what a step does, for `apply --dry-run` and the docs. */
