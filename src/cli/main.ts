@@ -137,7 +137,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
       .requiredOption('--out <dir>', 'output folder: the files applied are written here for review (as render does)'),
   )
     .addOption(new Option('--method <method>', 'how values reach the cluster').choices(['helmchartconfig', 'helm']).default('helmchartconfig'))
-    .option('--dry-run', 'show the per-cluster diff (server-side dry run) and stop', false)
+    .option('--dry-run', 'show each cluster\'s plan (its ordered steps) and diff after a server-side dry run, and stop', false)
     .option('--timeout <duration>', 'rollout wait per cluster', '5m')
     .option('--no-wait', 'do not wait for the rollouts')
     .option('--chart <ref>', 'chart for --method helm', 'rke2-charts/rke2-cilium')
@@ -145,7 +145,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     .option('--force', 'take over fields other field managers own', false)
     .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
-    .option('--allow-identity-change', 'allow changing a running cluster\'s name or ID (workloads restart)', false)
+    .option('--allow-identity-change', 'allow a new name or ID on a running cluster that is not meshed yet (a meshed one is refused, with the steps to do it)', false)
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
