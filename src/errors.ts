@@ -23,7 +23,27 @@ export interface Finding {
   rule: string;
   /** What to do about it. */
   fix: string;
+  /**
+   * Which clusters the finding stops (apply holds them back, the others go on). Absent: the finding
+   * names no cluster and stops every cluster.
+   */
+  scope?: FindingScope;
 }
+
+/**
+ * The clusters a finding stops, said by the rule that makes it (never worked out again from its
+ * path): the policy in src/live/scope.ts turns it into cluster names.
+ */
+export type FindingScope =
+  /** The mesh as a whole (maxConnectedClusters, the CA, a shared version): every cluster. */
+  | { kind: 'mesh' }
+  /** This cluster only (its CIDRs, its values, its context). */
+  | { kind: 'cluster'; cluster: string }
+  /**
+   * This cluster and every cluster that dials it: the dialling clusters' values carry its name, ID,
+   * endpoint and certificate names too, so they would ship the same mistake.
+   */
+  | { kind: 'dialled'; cluster: string };
 
 /** Exit codes; which outcome gets which is decided in exit.ts (the policy, documented in --help and the README). */
 export const ExitCode = {

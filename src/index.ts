@@ -17,11 +17,14 @@
 // ---- Findings, errors and the exit-code policy ------------------------------------------------
 
 /** A problem with code, path, value, rule and fix; {@link MeshformError} carries findings and an exit code; `hasErrors` tests for severity error. */
-export { MeshformError, hasErrors, type Finding, type FindingCode, type Severity } from './errors.js';
+export { MeshformError, hasErrors, type Finding, type FindingCode, type FindingScope, type Severity } from './errors.js';
 /** The exit-code policy of the CLI: outcome → exit code, and its text as `--help` prints it. */
 export { ExitCode, exitCodeFor, exitCodeForError, worstExitCode, EXIT_CODES_HELP, type Outcome } from './exit.js';
 /** The catalogue of every finding code with severity, area and rule (docs/rules.md is generated from it). */
 export { RULES, isFindingCode, type RuleInfo, type CodeOfArea } from './validate/catalogue.js';
+
+/** The defaults (release rke2-cilium in kube-system, ports, domain, timings) and the release a spec names. */
+export * from './defaults.js';
 
 // ---- Load and validate ------------------------------------------------------------------------
 
@@ -76,12 +79,24 @@ export { writeOutput, type WriteResult } from './write/atomic.js';
 export type { ClusterClient, KubeObject, ExecResult } from './kube/client.js';
 /** The real ClusterClient over @kubernetes/client-node. */
 export { NodeClusterClient } from './kube/node-client.js';
-/** One ClusterClient per spec cluster from kubeconfig/context (a bad one fails only its cluster). */
-export { connectSpec, type ConnectFlags, type ConnectedCluster } from './kube/connect.js';
+/** One ClusterClient per spec cluster from kubeconfig/context (a bad one fails only its cluster), through an injectable Connector. */
+export { connectSpec, kubeconfigConnector, type Connector, type ConnectRequest, type ConnectFlags, type ConnectedCluster } from './kube/connect.js';
+/** The waits: one polling helper, a rollout, the helm-controller's new release revision. */
+export { pollUntil, type PollOptions } from './kube/poll.js';
+export { waitForRollout, waitForHelmRevision } from './kube/rollout.js';
+/** The live checks (discover + validate with facts + identity) and which clusters their findings stop. */
+export { checkLive, type LiveCheck, type LiveCheckOptions } from './live/check.js';
+export { admitApply, clustersStoppedBy, findingsFor, type Admission } from './live/scope.js';
+/** From a checked spec to the live stages' inputs: the render, apply targets, preflights, status/doctor targets. */
+export { renderForLive, applyTargets, preflightOf, meshTargets } from './live/targets.js';
 /** Reads clusters' facts: nodes and roles, RKE2 HelmChart/HelmChartConfig, the release, cilium-config. */
 export { discoverAll, discoverCluster, identityFindings } from './discover/discover.js';
 /** Applies rendered objects to clusters in parallel (server-side apply or helm), and diffs them. */
-export { applyMesh, diffMesh, formatApplySummary, type ApplyTarget, type ApplyResult, type HelmValues } from './apply/apply.js';
+export { applyMesh, diffMesh, formatApplySummary, type ApplyTarget, type ApplyResult, type ApplyOptions, type ApplyEvent, type HelmValues } from './apply/apply.js';
+/** The apply plan as data (per cluster: ordered steps) and its executor; apply = planApply + executePlan. */
+export { planApply, planCluster, observeCluster, describeStep, executePlan, type ApplyPlan, type ClusterPlan, type PlanStep } from './apply/apply.js';
+/** apply's and diff's results as JSON data and text, and their exit codes. */
+export { applyReport, applyExitCode, diffReport, formatDiff, diffExitCode } from './apply/report.js';
 /** What `apply` sends for one cluster, picked from render's artefacts by role: objects, and helm's values as content. */
 export { clusterArtefacts, helmChartConfigObjects, helmExtraObjects, helmValues, type ClusterArtefacts } from './apply/from-render.js';
 /** Every agent of every cluster: which peers are ready on how many nodes; wait until ready. */

@@ -7,7 +7,7 @@ import { MeshformError } from '../errors.js';
 import { EXIT_CODES_HELP, EXIT_CODES_SHORT, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
 import { ALL_TARGETS } from '../render/types.js';
-import type { applyCommand, LiveFlags } from './live.js';
+import type { applyCommand, LiveDeps, LiveFlags } from './live.js';
 
 // Each command loads its own modules when it runs: `--help` loads none of them, `validate` not the
 // Kubernetes client, the etcd/gRPC client or the renderer (start-up time: bench/startup.bench.ts).
@@ -30,7 +30,7 @@ function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 }
 
-export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+export function buildProgram(io: Io, setCode: (code: number) => void, deps: LiveDeps = {}): Command {
   const program = new Command('meshform')
     .description('Form and keep a Cilium Cluster Mesh between RKE2 clusters, the GitOps way.')
     .version(VERSION)
@@ -112,7 +112,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .addOption(new Option('-o, --output <format>', 'facts format').choices(['yaml', 'json']).default('yaml'))
     .option('--save <file>', 'write the facts to this file (for validate --facts) instead of stdout')
     .action(async (spec: string, opts: LiveFlags & { output: 'yaml' | 'json'; save?: string }) => {
-      setCode(await (await liveCmd()).discoverCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).discoverCommand(io, spec, { ...opts, ...global() }, deps));
     });
 
   program
@@ -126,7 +126,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
     .option('--force', 'overwrite an existing mesh.yaml', false)
     .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string }) => {
-      setCode(await (await liveCmd()).initCommand(io, opts));
+      setCode(await (await liveCmd()).initCommand(io, opts, deps));
     });
 
   liveOptions(
@@ -137,7 +137,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .requiredOption('--out <dir>', 'output folder: the files applied are written here for review (as render does)'),
   )
     .addOption(new Option('--method <method>', 'how values reach the cluster').choices(['helmchartconfig', 'helm']).default('helmchartconfig'))
-    .option('--dry-run', 'show the per-cluster diff (server-side dry run) and stop', false)
+    .option('--dry-run', 'show each cluster\'s plan (its ordered steps) and diff after a server-side dry run, and stop', false)
     .option('--timeout <duration>', 'rollout wait per cluster', '5m')
     .option('--no-wait', 'do not wait for the rollouts')
     .option('--chart <ref>', 'chart for --method helm', 'rke2-charts/rke2-cilium')
@@ -145,11 +145,11 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--force', 'take over fields other field managers own', false)
     .option('--take-over', 'write into a folder meshform did not create, or another mesh\'s, or over files changed by hand (their files of the same names are replaced; others kept)', false)
     .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
-    .option('--allow-identity-change', 'allow changing a running cluster\'s name or ID (workloads restart)', false)
+    .option('--allow-identity-change', 'allow a new name or ID on a running cluster that is not meshed yet (a meshed one is refused, with the steps to do it)', false)
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
-      setCode(await (await liveCmd()).applyCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).applyCommand(io, spec, { ...opts, ...global() }, deps));
     });
 
   liveOptions(
@@ -161,7 +161,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   )
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { out: string; output: 'table' | 'json' }) => {
-      setCode(await (await liveCmd()).diffCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).diffCommand(io, spec, { ...opts, ...global() }, deps));
     });
 
   liveOptions(
@@ -176,7 +176,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { wait: boolean; timeout: string; detail: boolean; execTimeout: string; output: 'table' | 'json' }) => {
-      setCode(await (await liveCmd()).statusCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).statusCommand(io, spec, { ...opts, ...global() }, deps));
     });
 
   liveOptions(
@@ -189,7 +189,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option('--exec-timeout <duration>', 'how long each agent pod may take to answer', '20s')
     .addOption(outputOption())
     .action(async (spec: string, opts: LiveFlags & { output: 'table' | 'json'; probe: boolean; execTimeout: string }) => {
-      setCode(await (await liveCmd()).doctorCommand(io, spec, { ...opts, ...global() }));
+      setCode(await (await liveCmd()).doctorCommand(io, spec, { ...opts, ...global() }, deps));
     });
 
   // Every command's own --help names the policy too (the full text is in meshform --help).
@@ -203,12 +203,15 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
   return program;
 }
 
-/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+/**
+ * Runs the CLI with `argv` (without node and script); resolves to the exit code. `deps` reach the
+ * live commands (tests run them in-process on in-memory clusters).
+ */
+export async function main(argv: string[], io: Io = processIo(), deps: LiveDeps = {}): Promise<number> {
   let code: number = exitCodeFor('ok');
   const program = buildProgram(io, (c) => {
     code = c;
-  });
+  }, deps);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -6,14 +6,11 @@ import { asClusterError, clusterError, errorCode } from '../kube/errors.js';
 import type { ClusterFacts, Facts, NodeFact, NodeRole } from '../kube/facts.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret } from '../kube/helm-release.js';
 import { mapBounded } from '../kube/pool.js';
+import { RULES } from '../validate/catalogue.js';
 
-/** Where the rke2-cilium release lives (the spec's `cilium.release/namespace`). */
-export interface ReleaseRef {
-  release: string;
-  namespace: string;
-}
+import { CLUSTERMESH_APISERVER, CILIUM_CONFIG, CLUSTERMESH_PORT, DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_RELEASE, KUBE_SYSTEM, RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
 
-export const DEFAULT_RELEASE: ReleaseRef = { release: 'rke2-cilium', namespace: 'kube-system' };
+export { DEFAULT_RELEASE, type ReleaseRef };
 
 const ROLE_LABELS: Record<string, NodeRole> = {
   'node-role.kubernetes.io/control-plane': 'control-plane',
@@ -78,14 +75,14 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
     }
   };
   // The first call doubles as the reachability check: if it fails hard, nothing else is tried.
-  const ns = await soft('namespace kube-system', () => client.get('Namespace', 'kube-system'));
+  const ns = await soft(`namespace ${KUBE_SYSTEM}`, () => client.get('Namespace', KUBE_SYSTEM));
   const [nodes, chart, chartConfig, secrets, ciliumConfig, service] = await Promise.all([
     soft('nodes', () => client.list('Node')),
-    soft(`HelmChart ${ref.namespace}/${ref.release}`, () => client.get('HelmChart', ref.release, ref.namespace)),
-    soft(`HelmChartConfig ${ref.namespace}/${ref.release}`, () => client.get('HelmChartConfig', ref.release, ref.namespace)),
+    soft(`HelmChart ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChart', ref.release, RKE2_CHART_NAMESPACE)),
+    soft(`HelmChartConfig ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChartConfig', ref.release, RKE2_CHART_NAMESPACE)),
     soft(`helm release secrets in ${ref.namespace}`, () => client.list('Secret', { namespace: ref.namespace, labelSelector: `owner=helm,name=${ref.release}` })),
-    soft(`ConfigMap ${ref.namespace}/cilium-config`, () => client.get('ConfigMap', 'cilium-config', ref.namespace)),
-    soft(`Service ${ref.namespace}/clustermesh-apiserver`, () => client.get('Service', 'clustermesh-apiserver', ref.namespace)),
+    soft(`ConfigMap ${ref.namespace}/${CILIUM_CONFIG}`, () => client.get('ConfigMap', CILIUM_CONFIG, ref.namespace)),
+    soft(`Service ${ref.namespace}/${CLUSTERMESH_APISERVER}`, () => client.get('Service', CLUSTERMESH_APISERVER, ref.namespace)),
   ]);
 
   const facts: ClusterFacts = {};
@@ -150,10 +147,12 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   }
   const kvs = field(facts.values, 'clustermesh', 'apiserver', 'kvstoremesh', 'enabled') ?? kvstoremeshFromValuesContent(facts.helmChartConfig?.valuesContent);
   if (typeof kvs === 'boolean') facts.kvstoremesh = kvs;
+  const peers = meshPeersOf(facts.values);
+  if (peers) facts.peers = peers;
   if (service) {
     const type = str(field(service, 'spec', 'type')) ?? 'ClusterIP';
     const ports = (field(service, 'spec', 'ports') as { port?: number; nodePort?: number }[] | undefined) ?? [];
-    const port = ports.find((p) => p.port === 2379) ?? ports[0];
+    const port = ports.find((p) => p.port === CLUSTERMESH_PORT) ?? ports[0];
     const ingress = ((field(service, 'status', 'loadBalancer', 'ingress') as { ip?: string; hostname?: string }[] | undefined) ?? [])
       .map((i) => i.ip ?? i.hostname)
       .filter((x): x is string => typeof x === 'string');
@@ -161,6 +160,19 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   }
   if (warnings.length) facts.warnings = warnings;
   return facts;
+}
+
+/**
+ * The peers a release's values connect the cluster to: the names in `clustermesh.config.clusters`
+ * (a list, or Cilium 1.19's map keyed by name) when `clustermesh.config.enabled` is true (the
+ * chart's default is false: no peer is dialled). Undefined without values.
+ */
+export function meshPeersOf(values: Record<string, unknown> | undefined): string[] | undefined {
+  if (!values) return undefined;
+  if (field(values, 'clustermesh', 'config', 'enabled') !== true) return [];
+  const list = field(values, 'clustermesh', 'config', 'clusters');
+  const names = Array.isArray(list) ? list.map((p) => field(p, 'name')) : list && typeof list === 'object' ? Object.keys(list) : [];
+  return names.filter((n): n is string => typeof n === 'string' && n.length > 0).sort();
 }
 
 function kvstoremeshFromValuesContent(text: string | undefined): unknown {
@@ -193,7 +205,7 @@ export interface DiscoverResult {
 
 /** Discovers every cluster concurrently (at most `concurrency` at once); failures do not stop the rest. */
 export async function discoverAll(targets: readonly ClusterTarget[], opts: { ref?: ReleaseRef; concurrency?: number } = {}): Promise<DiscoverResult> {
-  const results = await mapBounded(targets, opts.concurrency ?? 8, (t) => discoverCluster(t.client, opts.ref ?? DEFAULT_RELEASE));
+  const results = await mapBounded(targets, opts.concurrency ?? DEFAULT_CLUSTER_CONCURRENCY, (t) => discoverCluster(t.client, opts.ref ?? DEFAULT_RELEASE));
   const facts: Facts = { clusters: {} };
   const failures: ClusterFailure[] = [];
   results.forEach((r, i) => {
@@ -214,9 +226,26 @@ export interface ExpectedIdentity {
 }
 
 /**
+ * How to change the name or ID of a meshed cluster (cilium#36338, cilium#48800: never in place;
+ * disconnect, change both together, reconnect), as the fix of CLUSTER_RENAME_MESHED and
+ * CLUSTER_ID_CHANGE_MESHED.
+ */
+export function guidedIdentityChange(expected: ExpectedIdentity, live: { name: string; id: number }): string {
+  return [
+    `if the context of ${expected.name} is right and this is a rename, do it in three steps:`,
+    `1. disconnect: keep name ${live.name} and id ${live.id} in the spec for now, give it peers: [] and take it out of the other clusters' peers lists, then meshform apply (they drop it, it drops them);`,
+    `2. change name and ID together (never one alone: with only the ID changed Cilium reuses the old identities, cilium#36338), then meshform apply --only ${expected.name} --allow-identity-change; workloads: Cilium's docs ask to restart every workload on the cluster afterwards (security identities carry the cluster name and ID), and Hubble's server certificates carry the name (cilium#48800);`,
+    '3. reconnect: remove the peers lists again, meshform apply, then meshform status --wait.',
+    `Otherwise point kubeconfig/context of ${expected.name} at the right cluster.`,
+  ].join(' ');
+}
+
+/**
  * Checks that the kubeconfig context really points at the cluster the spec names. A cluster that
  * already runs Cilium under another name or ID, or a recorded kube-system UID that differs, is an
- * error (warning with `allowIdentityChange`, since renaming restarts workloads).
+ * error (warning with `allowIdentityChange`, since renaming restarts workloads) — except on a
+ * meshed cluster (its live values list peers), where a name or ID change is refused even with
+ * `allowIdentityChange`, with the guided sequence as the fix.
  */
 export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts, opts: { allowIdentityChange?: boolean } = {}): Finding[] {
   const out: Finding[] = [];
@@ -224,23 +253,37 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
   const severity = opts.allowIdentityChange ? 'warning' : 'error';
   if (expected.kubeSystemUID && facts.kubeSystemUID && expected.kubeSystemUID !== facts.kubeSystemUID) {
     out.push({
-      code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `${path}.context`, value: facts.kubeSystemUID,
+      code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `${path}.context`, value: facts.kubeSystemUID, scope: { kind: 'cluster', cluster: expected.name },
       message: `cluster ${expected.name}: the context points at another cluster (kube-system UID ${facts.kubeSystemUID}, recorded ${expected.kubeSystemUID})`,
       rule: 'each spec cluster must be reached through its own kubeconfig context',
       fix: `point kubeconfig/context of ${expected.name} at the right cluster`,
     });
   }
-  if (facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name) {
+  const renamed = !!facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name;
+  const idChanged = facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id;
+  if ((renamed || idChanged) && facts.peers && facts.peers.length > 0) {
+    const live = { name: facts.clusterName && facts.clusterName !== 'default' ? facts.clusterName : expected.name, id: facts.clusterId ?? expected.id };
+    const change = [renamed ? `name ${live.name} → ${expected.name}` : '', idChanged ? `ID ${live.id} → ${expected.id}` : ''].filter(Boolean).join(', ');
+    const code = renamed ? 'CLUSTER_RENAME_MESHED' : 'CLUSTER_ID_CHANGE_MESHED';
     out.push({
-      code: 'CLUSTER_IDENTITY_MISMATCH', severity, path: `${path}.name`, value: facts.clusterName,
+      code, severity: 'error', path: `${path}.${renamed ? 'name' : 'id'}`, value: renamed ? live.name : String(live.id), scope: { kind: 'dialled', cluster: expected.name },
+      message: `cluster ${expected.name}: the cluster behind its context runs Cilium as ${live.name} (cluster-id ${live.id}) and is meshed with ${facts.peers.join(', ')}: the spec would change its ${change} in place, which breaks the mesh (peers know it by name and ID, and its identities and certificates carry them); refused, with or without --allow-identity-change`,
+      rule: RULES[code].rule,
+      fix: guidedIdentityChange(expected, live),
+    });
+    return out;
+  }
+  if (renamed) {
+    out.push({
+      code: 'CLUSTER_IDENTITY_MISMATCH', severity, path: `${path}.name`, value: facts.clusterName, scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: the context points at a cluster whose Cilium is named "${facts.clusterName}" (cilium-config cluster-name)`,
       rule: 'a running cluster is never renamed silently: the context must point at the cluster the spec names',
       fix: `fix the kubeconfig/context of ${expected.name}; to rename on purpose, pass --allow-identity-change (workloads restart)`,
     });
   }
-  if (facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id) {
+  if (idChanged) {
     out.push({
-      code: 'CLUSTER_ID_CHANGE', severity, path: `${path}.id`, value: String(facts.clusterId),
+      code: 'CLUSTER_ID_CHANGE', severity, path: `${path}.id`, value: String(facts.clusterId), scope: { kind: 'dialled', cluster: expected.name },
       message: `cluster ${expected.name}: Cilium runs with cluster-id ${facts.clusterId}, the spec says ${expected.id}`,
       rule: 'a running cluster\'s ID is never changed silently',
       fix: `set id: ${facts.clusterId} in the spec, or pass --allow-identity-change (workloads restart)`,
@@ -259,7 +302,7 @@ export function duplicateClusterFindings(facts: Facts, names: readonly string[])
     const other = seen.get(uid);
     if (other) {
       out.push({
-        code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `clusters[${i}].context`, value: uid,
+        code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `clusters[${i}].context`, value: uid, scope: { kind: 'cluster', cluster: name },
         message: `clusters ${other} and ${name} reach the same cluster (kube-system UID ${uid})`,
         rule: 'each spec cluster must be a different cluster', fix: `fix the kubeconfig/context of ${name}`,
       });

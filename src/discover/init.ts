@@ -4,6 +4,7 @@ import { isWorker, type ClusterFacts } from '../kube/facts.js';
 import type { RenderedFile } from '../render/types.js';
 import { holdsPrivateKey } from '../spec/credentials.js';
 import { RULES } from '../validate/catalogue.js';
+import { DEFAULT_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_RELEASE } from '../defaults.js';
 
 /** One live cluster as `init` found it. */
 export interface InitCluster {
@@ -56,7 +57,9 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
   }
   const ids = new Set<number>();
   let nextId = 1;
-  let nextPort = opts.firstNodePort ?? 32379;
+  let nextPort = opts.firstNodePort ?? DEFAULT_NODE_PORT;
+  const release = opts.release ?? DEFAULT_RELEASE.release;
+  const namespace = opts.namespace ?? DEFAULT_RELEASE.namespace;
   const versions = clusters.map((c) => c.facts.ciliumVersion).filter((v): v is string => !!v);
   const version = versions[0] ?? opts.ciliumVersion ?? '1.15.5';
   if (new Set(versions).size > 1) {
@@ -98,7 +101,7 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     const svc = c.facts.serviceCIDR ?? [];
     if (pod.length === 1) entry['podCIDR'] = pod[0];
     else if (pod.length > 1) entry['podCIDRs'] = pod;
-    else findings.push({ code: 'INIT_NO_POD_CIDR', severity: 'warning', path: `clusters[${i}].podCIDR`, message: `cluster ${name}: no cluster-cidr found in HelmChart ${opts.release ?? 'rke2-cilium'}`, rule: 'pod CIDRs must be known to check overlaps', fix: 'fill podCIDR by hand (RKE2 cluster-cidr)' });
+    else findings.push({ code: 'INIT_NO_POD_CIDR', severity: 'warning', path: `clusters[${i}].podCIDR`, message: `cluster ${name}: no cluster-cidr found in HelmChart ${release}`, rule: 'pod CIDRs must be known to check overlaps', fix: 'fill podCIDR by hand (RKE2 cluster-cidr)' });
     if (svc.length === 1) entry['serviceCIDR'] = svc[0];
     else if (svc.length > 1) entry['serviceCIDRs'] = svc;
     entry['endpoint'] = { nodePort, ips };
@@ -115,13 +118,13 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
         message: `the live values of ${name} hold private keys (${leftOut.join(', ')}): left out of ${valuesFile}, which is meant for Git`,
         rule: RULES.INIT_KEYS_LEFT_OUT.rule,
         fix: leftOut.includes('tls.ca.key')
-          ? `meshform issues the clustermesh certificates itself; to keep ${name}'s CA: kubectl get secret cilium-ca -n ${opts.namespace ?? 'kube-system'} -o yaml > cilium-ca.yaml && meshform ca import cilium-ca.yaml --spec mesh.yaml (then delete cilium-ca.yaml)`
+          ? `meshform issues the clustermesh certificates itself; to keep ${name}'s CA: kubectl get secret cilium-ca -n ${namespace} -o yaml > cilium-ca.yaml && meshform ca import cilium-ca.yaml --spec mesh.yaml (then delete cilium-ca.yaml)`
           : 'nothing to do: meshform issues the clustermesh certificates itself and keeps keys under secrets/',
       });
     }
     const values = discovered && Object.keys(discovered).length ? stringify(discovered, { lineWidth: 0, sortMapEntries: false }) : undefined;
     if (values !== undefined && values.trim().length) {
-      files.push({ path: valuesFile, content: `# Current values of ${opts.release ?? 'rke2-cilium'} on ${name}, as discovered.\n${values.endsWith('\n') ? values : values + '\n'}`, secret: false });
+      files.push({ path: valuesFile, content: `# Current values of ${release} on ${name}, as discovered.\n${values.endsWith('\n') ? values : values + '\n'}`, secret: false });
       entry['values'] = valuesFile;
     }
     return entry;
@@ -131,8 +134,8 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     apiVersion: 'meshform/v1alpha1',
     kind: 'Mesh',
     name: opts.meshName,
-    cilium: { version, release: opts.release ?? 'rke2-cilium', namespace: opts.namespace ?? 'kube-system' },
-    domain: opts.domain ?? 'mesh.cilium.io',
+    cilium: { version, release, namespace },
+    domain: opts.domain ?? DEFAULT_DOMAIN,
     maxConnectedClusters: maxes[0] ?? 255,
     authMode: 'cluster',
     certificates: { method: 'provided' },

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { field, strMap, type ClusterClient } from '../kube/client.js';
 import { SecretPem } from '../pki/secret.js';
 import type { ProbeCredentials, ProbeTarget } from './probe.js';
+import { CLUSTERMESH_PORT, DEFAULT_RELEASE } from '../defaults.js';
 
 function b64(v: string | undefined): string | undefined {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
@@ -12,7 +13,7 @@ function b64(v: string | undefined): string | undefined {
  * The client credentials this cluster's agents (or kvstoremesh) log in to peers with: Secret
  * `clustermesh-apiserver-remote-cert` (`tls.crt`, `tls.key`, `ca.crt`). `undefined` when absent.
  */
-export async function liveCredentials(client: ClusterClient, namespace = 'kube-system'): Promise<ProbeCredentials | undefined> {
+export async function liveCredentials(client: ClusterClient, namespace = DEFAULT_RELEASE.namespace): Promise<ProbeCredentials | undefined> {
   const s = await client.get('Secret', 'clustermesh-apiserver-remote-cert', namespace);
   const d = strMap(field(s, 'data'));
   const certPem = b64(d['tls.crt']);
@@ -37,7 +38,7 @@ export interface LiveMeshConfig {
  * (KVStoreMesh) or `cilium-clustermesh`, with names mapped to IPs through the hostAliases of the
  * clustermesh-apiserver Deployment or the cilium DaemonSet.
  */
-export async function liveMeshConfig(client: ClusterClient, namespace = 'kube-system'): Promise<LiveMeshConfig> {
+export async function liveMeshConfig(client: ClusterClient, namespace = DEFAULT_RELEASE.namespace): Promise<LiveMeshConfig> {
   const [kvs, cm, deploy, ds] = await Promise.all([
     client.get('Secret', 'cilium-kvstoremesh', namespace),
     client.get('Secret', 'cilium-clustermesh', namespace),
@@ -71,7 +72,7 @@ export async function liveMeshConfig(client: ClusterClient, namespace = 'kube-sy
         continue;
       }
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = Number(url.port || 2379);
+      const port = Number(url.port || CLUSTERMESH_PORT);
       const ips = aliases.get(host) ?? [host];
       for (const ip of [...new Set(ips)]) targets.push({ cluster: client.cluster, peer, host: ip, port, serverName: host });
     }
@@ -83,7 +84,7 @@ export async function liveMeshConfig(client: ClusterClient, namespace = 'kube-sy
 }
 
 /** The peer endpoints exactly as this cluster dials them (see `liveMeshConfig`). */
-export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-system'): Promise<ProbeTarget[]> {
+export async function liveProbeTargets(client: ClusterClient, namespace = DEFAULT_RELEASE.namespace): Promise<ProbeTarget[]> {
   return (await liveMeshConfig(client, namespace)).targets;
 }
 
@@ -91,7 +92,7 @@ export async function liveProbeTargets(client: ClusterClient, namespace = 'kube-
  * The users this cluster's clustermesh-apiserver admits (ConfigMap `clustermesh-remote-users`, which
  * the chart renders when authMode is not legacy). `undefined` when the ConfigMap is absent.
  */
-export async function liveRemoteUsers(client: ClusterClient, namespace = 'kube-system'): Promise<string[] | undefined> {
+export async function liveRemoteUsers(client: ClusterClient, namespace = DEFAULT_RELEASE.namespace): Promise<string[] | undefined> {
   const cm = await client.get('ConfigMap', 'clustermesh-remote-users', namespace);
   if (!cm) return undefined;
   let doc: unknown;

@@ -22,6 +22,7 @@ import { featuresOf, parseCiliumVersion } from '../util/version.js';
 import type { DoctorFinding } from './doctor.js';
 import type { DiagnosisCode } from './rules.js';
 import type { ClusterTopology, MeshTopology } from './topology.js';
+import { CLUSTERMESH_PORT } from '../defaults.js';
 
 /** Codes of a failure on the way from A to B's clustermesh-apiserver; the others are not refined. */
 const DIAL_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>([
@@ -32,7 +33,7 @@ const CONNECT_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['UNREA
 const AUTH_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['PERMISSION_DENIED', 'UNKNOWN']);
 
 /** The chart's clustermesh-apiserver Service port (what a LoadBalancer address is dialled on). */
-const SERVICE_PORT = 2379;
+const SERVICE_PORT = CLUSTERMESH_PORT;
 
 interface Endpoint {
   host: string;

@@ -1,6 +1,7 @@
 import type { MeshSpec } from '../spec/types.js';
 import { NodeClusterClient } from './node-client.js';
 import type { ClusterClient } from './client.js';
+import type { ConnectionOptions } from './config.js';
 import { asClusterError } from './errors.js';
 import type { MeshformError } from '../errors.js';
 
@@ -23,6 +24,22 @@ export interface ConnectFlags {
   timeoutMs?: number;
 }
 
+/** What it takes to reach one cluster. */
+export interface ConnectRequest extends ConnectionOptions {
+  /** The cluster's name, as every message names it. */
+  name: string;
+}
+
+/**
+ * Makes the ClusterClient of one cluster. Every live command takes one: the real one reads the
+ * kubeconfig ({@link kubeconfigConnector}); tests pass one that hands out in-memory clients. Throws a
+ * MeshformError (KUBE_CONFIG) when the kubeconfig or context cannot be used.
+ */
+export type Connector = (req: ConnectRequest, env: NodeJS.ProcessEnv) => ClusterClient;
+
+/** The real connector: kubeconfig and context as kubectl reads them, over `@kubernetes/client-node`. */
+export const kubeconfigConnector: Connector = (req, env) => NodeClusterClient.connect(req.name, req, env);
+
 /** One spec cluster with its client. */
 export interface ConnectedCluster {
   name: string;
@@ -35,11 +52,17 @@ export interface ConnectedCluster {
  * fill what the spec leaves out; then `KUBECONFIG` and `~/.kube/config` as kubectl does. A cluster
  * whose kubeconfig/context cannot be used gets an UnusableClusterClient carrying the KUBE_CONFIG error.
  */
-export function connectSpec(spec: MeshSpec, flags: ConnectFlags = {}, env: NodeJS.ProcessEnv = process.env): ConnectedCluster[] {
+export function connectSpec(
+  spec: MeshSpec,
+  flags: ConnectFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  connector: Connector = kubeconfigConnector,
+): ConnectedCluster[] {
   return spec.clusters.map((c) => {
     let client: ClusterClient;
     try {
-      client = NodeClusterClient.connect(c.name, {
+      client = connector({
+        name: c.name,
         kubeconfig: c.kubeconfig ?? flags.kubeconfig,
         context: c.context ?? flags.context,
         timeoutMs: flags.timeoutMs,

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { field, num, str, strMap, type KubeObject } from './client.js';
+import { field, num, str, strMap, type ClusterClient, type KubeObject } from './client.js';
 
 /** A Helm release as stored by Helm 3 in a `helm.sh/release.v1` Secret, reduced to what meshform reads. */
 export interface HelmRelease {
@@ -72,4 +72,27 @@ export function currentReleaseSecret(secrets: readonly KubeObject[], release: st
     .filter((s) => s.metadata.labels?.['name'] === release || s.metadata.name.startsWith(`sh.helm.release.v1.${release}.v`))
     .sort((a, b) => releaseRevision(b) - releaseRevision(a));
   return mine.find((s) => s.metadata.labels?.['status'] === 'deployed') ?? mine[0];
+}
+
+/** Where a release stands, as its Secrets say: what apply reads before writing and while waiting. */
+export interface ReleaseState {
+  /** The newest revision of any status. */
+  revision: number;
+  /** Status of that newest revision (deployed, failed, pending-upgrade, …). */
+  status: string;
+  /** User values of the current (deployed) revision. */
+  config: Record<string, unknown>;
+}
+
+/** The state of release `release` in `namespace`, or undefined when it has no Secret. */
+export async function readReleaseState(client: ClusterClient, release: string, namespace: string): Promise<ReleaseState | undefined> {
+  const secrets = await client.list('Secret', { namespace, labelSelector: `owner=helm,name=${release}` });
+  const s = currentReleaseSecret(secrets, release);
+  if (!s) return undefined;
+  const r = decodeHelmReleaseSecret(s);
+  // The newest revision of any status tells whether an upgrade ran and how it ended; the values
+  // are those of the current (deployed) one.
+  const newest = [...secrets].sort((a, b) => releaseRevision(b) - releaseRevision(a))[0];
+  const status = newest && releaseRevision(newest) > r.revision ? (newest.metadata.labels?.['status'] ?? 'unknown') : r.status;
+  return { revision: Math.max(r.revision, newest ? releaseRevision(newest) : 0), status, config: r.config };
 }

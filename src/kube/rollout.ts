@@ -1,6 +1,9 @@
 import { field, num, type ClusterClient, type KubeObject } from './client.js';
 import { clusterError } from './errors.js';
-import { realSleep, type Sleep } from './pool.js';
+import { readReleaseState, type ReleaseState } from './helm-release.js';
+import { pollUntil, type PollOptions } from './poll.js';
+import type { Sleep } from './pool.js';
+import { RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
 
 export interface RolloutState {
   done: boolean;
@@ -50,6 +53,15 @@ export interface WaitRolloutOptions {
   onProgress?: (message: string) => void;
 }
 
+/** Calls `report` with each message that differs from the one before. */
+function onChange(report: ((message: string) => void) | undefined): (message: string) => void {
+  let last: string | undefined;
+  return (m) => {
+    if (m !== last) report?.(m);
+    last = m;
+  };
+}
+
 /**
  * Polls a DaemonSet/Deployment until its rollout is done. A missing object counts as done when
  * `optional` (clustermesh-apiserver does not exist before the mesh is enabled). Throws KUBE_TIMEOUT.
@@ -61,25 +73,67 @@ export async function waitForRollout(
   name: string,
   opts: WaitRolloutOptions & { optional?: boolean },
 ): Promise<RolloutState> {
-  const sleep = opts.sleep ?? realSleep;
-  const now = opts.now ?? Date.now;
-  const deadline = now() + opts.timeoutMs;
-  let last = '';
-  for (;;) {
+  const progress = onChange(opts.onProgress);
+  const read = async (): Promise<RolloutState> => {
     const obj = await client.get(kind, name, namespace);
-    const state: RolloutState = obj ? rolloutState(obj) : opts.optional ? { done: true, message: `${kind} ${name} does not exist` } : { done: false, message: `${kind} ${name} does not exist yet` };
-    if (state.message !== last) opts.onProgress?.(state.message);
-    last = state.message;
-    if (state.done) return state;
-    if (now() >= deadline) {
-      throw clusterError({
-        cluster: client.cluster,
-        code: 'KUBE_TIMEOUT',
-        message: `${kind} ${namespace}/${name} did not finish rolling out within ${Math.round(opts.timeoutMs / 1000)} s: ${state.message}`,
-        rule: 'a rollout must complete within --timeout',
-        fix: `look at the pods (kubectl -n ${namespace} get pods) and raise --timeout if they are only slow`,
-      });
-    }
-    await sleep(opts.pollMs ?? 2000);
+    return obj ? rolloutState(obj) : opts.optional ? { done: true, message: `${kind} ${name} does not exist` } : { done: false, message: `${kind} ${name} does not exist yet` };
+  };
+  const r = await pollUntil(read, (s) => s.done, { ...pollOptions(opts), onRead: (s) => progress(s.message) });
+  if (r.timedOut) {
+    throw clusterError({
+      cluster: client.cluster,
+      code: 'KUBE_TIMEOUT',
+      message: `${kind} ${namespace}/${name} did not finish rolling out within ${Math.round(opts.timeoutMs / 1000)} s: ${r.state.message}`,
+      rule: 'a rollout must complete within --timeout',
+      fix: `look at the pods (kubectl -n ${namespace} get pods) and raise --timeout if they are only slow`,
+    });
   }
+  return r.state;
+}
+
+function pollOptions(o: WaitRolloutOptions): PollOptions {
+  return { timeoutMs: o.timeoutMs, ...(o.pollMs !== undefined ? { intervalMs: o.pollMs } : {}), ...(o.sleep ? { sleep: o.sleep } : {}), ...(o.now ? { now: o.now } : {}) };
+}
+
+/**
+ * Waits until RKE2's helm-controller has installed a new revision of the release: one newer than
+ * `after` (any revision when undefined) that is no longer pending. Returns that revision; a failed
+ * one throws KUBE_API with where to read why, and no new revision in time throws KUBE_TIMEOUT.
+ *
+ * The signal is the release's Secrets, the one place this is decided: RKE2's helm-controller itself
+ * calls an upgrade done when its Job completed and the newest release Secret is deployed with the
+ * Job's config hash (label `helmcharts.helm.cattle.io/configHash`).
+ */
+export async function waitForHelmRevision(
+  client: ClusterClient,
+  ref: ReleaseRef,
+  opts: WaitRolloutOptions & { after?: number },
+): Promise<number> {
+  const { release, namespace } = ref;
+  const progress = onChange(opts.onProgress);
+  const settled = (s: ReleaseState | undefined): s is ReleaseState =>
+    !!s && (opts.after === undefined || s.revision > opts.after) && s.status !== 'pending-upgrade' && s.status !== 'pending-install';
+  const r = await pollUntil(() => readReleaseState(client, release, namespace), settled, {
+    ...pollOptions(opts),
+    onRead: (s) => progress(s ? `revision ${s.revision} ${s.status}` : `no release ${release} yet`),
+  });
+  if (r.timedOut || !settled(r.state)) {
+    throw clusterError({
+      cluster: client.cluster,
+      code: 'KUBE_TIMEOUT',
+      message: `RKE2's helm-controller did not install a new ${release} revision within ${Math.round(opts.timeoutMs / 1000)} s`,
+      rule: 'the HelmChartConfig change must be rolled out',
+      fix: `check the helm-install-${release} job in ${RKE2_CHART_NAMESPACE}; raise --timeout`,
+    });
+  }
+  if (r.state.status === 'failed') {
+    throw clusterError({
+      cluster: client.cluster,
+      code: 'KUBE_API',
+      message: `the helm-controller's upgrade of ${release} failed (revision ${r.state.revision})`,
+      rule: 'the release upgrade must succeed',
+      fix: `read the job log: kubectl -n ${RKE2_CHART_NAMESPACE} logs job/helm-install-${release}`,
+    });
+  }
+  return r.state.revision;
 }

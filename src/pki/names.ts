@@ -11,8 +11,8 @@
 import type { Endpoint } from '../spec/types.js';
 import { formatIp, parseIp } from '../util/cidr.js';
 
-/** The domain Cilium's server certificate covers with `*.mesh.cilium.io` out of the box. */
-export const DEFAULT_DOMAIN = 'mesh.cilium.io';
+import { DEFAULT_DOMAIN } from '../defaults.js';
+
 export const SERVER_CN = 'clustermesh-apiserver.cilium.io';
 
 /** The cluster fields the names depend on (a `ClusterSpec` fits). */

@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/client.js';
 import type { Artefact, ArtefactRole, Target } from './types.js';
 import { SECRETS_GITIGNORE_TEXT } from '../write/atomic.js';
+import { RKE2_CHART_NAMESPACE } from '../defaults.js';
 import { assembleValues, PeerPrinter, secretKeys, valuesVariants, type ValuesParts } from './values.js';
 
 type PlainMap = { [key: string]: Plain };
@@ -17,8 +18,6 @@ type PlainMap = { [key: string]: Plain };
 export const VALUES_SECRET_NAME = 'meshform-rke2-cilium-values';
 /** Key of that Secret holding the values file. */
 export const VALUES_SECRET_KEY = 'values.yaml';
-/** RKE2's HelmChart objects, and so their HelmChartConfigs, live here. */
-const RKE2_NAMESPACE = 'kube-system';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
@@ -73,7 +72,7 @@ function helmChartConfigBody(plan: MeshPlan, values: ValuesParts, peers: PeerPri
   const head = emitYaml({
     apiVersion: 'helm.cattle.io/v1',
     kind: 'HelmChartConfig',
-    metadata: { name: plan.release, namespace: RKE2_NAMESPACE },
+    metadata: { name: plan.release, namespace: RKE2_CHART_NAMESPACE },
   });
   let spec = '  failurePolicy: abort\n';
   spec += `  valuesContent: |\n${assembleValues(values, '    ', peers)}`;
@@ -89,7 +88,7 @@ function valuesSecretManifest(plan: MeshPlan, c: PlannedCluster, secretText: str
     kind: 'Secret',
     metadata: {
       name: VALUES_SECRET_NAME,
-      namespace: RKE2_NAMESPACE,
+      namespace: RKE2_CHART_NAMESPACE,
       labels: { 'app.kubernetes.io/managed-by': 'meshform' },
     },
     type: 'Opaque',
@@ -162,7 +161,7 @@ function fleetYaml(plan: MeshPlan, shipped: PlannedCluster[]): string {
     `# Keys never go into Git, so this bundle holds none: apply each cluster's secrets/<cluster>/*.yaml\n` +
     `# (Secret ${VALUES_SECRET_NAME}, and pre-created certificate Secrets where there are any) first.\n` +
     `# Clusters whose RKE2 cannot read HelmChartConfig valuesSecrets are left out (see the render warnings).\n` +
-    emitYaml({ defaultNamespace: RKE2_NAMESPACE, targetCustomizations: targets })
+    emitYaml({ defaultNamespace: RKE2_CHART_NAMESPACE, targetCustomizations: targets })
   );
 }
 

@@ -16,13 +16,10 @@ import { issuesToFindings, formatPath } from './issues.js';
 import { locate, parseYamlText, readInputFile, readInputFileSync, type FileRole, type ParsedYaml } from './input.js';
 import { clusterSchema, meshSchema, type ClusterInput, type MeshInput } from './schema.js';
 import type { ClusterSpec, Endpoint, MeshSpec, ValuesFile } from './types.js';
+import { CLUSTERMESH_PORT, DEFAULT_NODE_PORT } from '../defaults.js';
 
 export { loadFacts, parseFacts } from './facts.js';
 
-/** NodePort of the clustermesh-apiserver Service when none is given (the chart's default). */
-export const DEFAULT_NODE_PORT = 32379;
-/** Port of the clustermesh-apiserver Service (LoadBalancer). */
-export const DEFAULT_APISERVER_PORT = 2379;
 
 const SPEC_ROLE: FileRole = { what: 'mesh spec', findingPath: '' };
 
@@ -221,7 +218,7 @@ function normalizeEndpoint(e: ClusterInput['endpoint'], i: number, findings: Fin
   if (type === 'NodePort') {
     return { type, nodePort: ep.nodePort ?? DEFAULT_NODE_PORT, ips: (ep.ips ?? []).map(canonicalIp) };
   }
-  const out: Endpoint = { type, port: ep.port ?? DEFAULT_APISERVER_PORT };
+  const out: Endpoint = { type, port: ep.port ?? CLUSTERMESH_PORT };
   if (ep.loadBalancerIP !== undefined) out.loadBalancerIP = canonicalIp(ep.loadBalancerIP);
   if (ep.address !== undefined) out.address = ep.address;
   return out;

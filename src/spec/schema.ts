@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { FindingCode } from '../validate/catalogue.js';
 import { parseCidr, parseIp } from '../util/cidr.js';
 import { parseCiliumVersion } from '../util/version.js';
+import { DEFAULT_DOMAIN, DEFAULT_RELEASE } from '../defaults.js';
 
 /** Extra data a custom issue carries so it becomes a complete finding. */
 export interface IssueParams {
@@ -119,10 +120,10 @@ export const meshSchema = z.strictObject({
   name: meshName,
   cilium: z.strictObject({
     version: versionString,
-    release: z.string().min(1).default('rke2-cilium'),
-    namespace: z.string().min(1).default('kube-system'),
+    release: z.string().min(1).default(DEFAULT_RELEASE.release),
+    namespace: z.string().min(1).default(DEFAULT_RELEASE.namespace),
   }),
-  domain: z.string().default('mesh.cilium.io'),
+  domain: z.string().default(DEFAULT_DOMAIN),
   maxConnectedClusters: z.union([z.literal(255), z.literal(511)]).default(255),
   authMode: z.enum(['legacy', 'migration', 'cluster']).default('cluster'),
   certificates: z
@@ -178,6 +179,8 @@ const clusterFactsSchema = z.strictObject({
   tunnelProtocol: z.string().optional(),
   kubeProxyReplacement: z.string().optional(),
   kvstoremesh: z.boolean().optional(),
+  // The peers its deployed values connect it to (clustermesh.config.clusters with config.enabled): a meshed cluster.
+  peers: z.array(z.string()).optional(),
   helmChart: z
     .strictObject({ version: z.string().optional(), set: z.record(z.string(), z.string()), valuesContent: z.string().optional() })
     .optional(),

@@ -1,7 +1,9 @@
 import { MeshformError } from '../errors.js';
 import { field, str, type ClusterClient, type ExecResult, type KubeObject } from '../kube/client.js';
 import { asClusterError } from '../kube/errors.js';
-import { mapBounded, realSleep, type Sleep } from '../kube/pool.js';
+import { mapBounded, type Sleep } from '../kube/pool.js';
+import { pollUntil } from '../kube/poll.js';
+import { DEFAULT_RELEASE } from '../defaults.js';
 import {
   notReadyReasons,
   parseAgentStatus,
@@ -262,7 +264,7 @@ async function kvstoremeshStatus(client: ClusterClient, ns: string, opts: Status
 
 /** Reads one cluster's mesh status from all its agents. Throws only when the cluster is unreachable. */
 export async function clusterStatus(t: StatusTarget, opts: StatusOptions = {}): Promise<ClusterStatus> {
-  const ns = opts.namespace ?? 'kube-system';
+  const ns = opts.namespace ?? DEFAULT_RELEASE.namespace;
   const pods = (await t.client.list('Pod', { namespace: ns, labelSelector: AGENT_SELECTOR })).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const shell: ShellState = {};
   // The first pod tells whether the image has a shell for the one-exec script; the rest follow.
@@ -326,18 +328,14 @@ export interface WaitOptions {
  * (the caller decides the exit code from `ready`).
  */
 export async function waitForMesh(collect: () => Promise<MeshStatus>, opts: WaitOptions): Promise<{ status: MeshStatus; elapsedMs: number; timedOut: boolean }> {
-  const sleep = opts.sleep ?? realSleep;
-  const now = opts.now ?? Date.now;
-  const start = now();
-  let interval = opts.intervalMs ?? 1000;
-  for (;;) {
-    const status = await collect();
-    const elapsedMs = now() - start;
-    opts.onPoll?.(status, elapsedMs);
-    if (status.ready) return { status, elapsedMs, timedOut: false };
-    const left = opts.timeoutMs - elapsedMs;
-    if (left <= 0) return { status, elapsedMs, timedOut: true };
-    await sleep(Math.min(interval, left));
-    interval = Math.min(interval * 2, opts.maxIntervalMs ?? 10_000);
-  }
+  const r = await pollUntil(collect, (s) => s.ready, {
+    timeoutMs: opts.timeoutMs,
+    intervalMs: opts.intervalMs ?? 1000,
+    backoff: 2,
+    maxIntervalMs: opts.maxIntervalMs ?? 10_000,
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.onPoll ? { onRead: opts.onPoll } : {}),
+  });
+  return { status: r.state, elapsedMs: r.elapsedMs, timedOut: r.timedOut };
 }

@@ -1,5 +1,5 @@
 /** Peering rules (DESIGN.md §5 auth). */
-import { cpath, type Rule } from './context.js';
+import { at, cpath, type Rule } from './context.js';
 
 export const checkPeers: Rule = (spec, _ctx, out) => {
   const byName = new Map<string, number>();
@@ -9,7 +9,7 @@ export const checkPeers: Rule = (spec, _ctx, out) => {
     if (!c.peersExplicit) continue;
     const seen = new Set<string>();
     c.peers.forEach((p, k) => {
-      const path = cpath(c, 'peers', `[${k}]`);
+      const path = at.cluster(c, 'peers', `[${k}]`);
       if (seen.has(p)) out.add('PEER_DUPLICATE', path, p, `${c.name} lists peer ${p} twice`, 'list each peer once');
       seen.add(p);
       if (p === c.name) out.add('PEER_SELF', path, p, `${c.name} lists itself as a peer`, `remove ${p} from ${cpath(c, 'peers')}`);
@@ -26,7 +26,7 @@ export const checkPeers: Rule = (spec, _ctx, out) => {
       if (sets[bi]!.has(a.name)) continue;
       out.add(
         'PEER_NOT_SYMMETRIC',
-        cpath(b, 'peers'),
+        at.cluster(b, 'peers'),
         a.name,
         `${a.name} peers with ${b.name}, but ${b.name} does not list ${a.name}: with authMode cluster, ${b.name} only admits remote-<peer> users of its own peers, so ${a.name} gets "etcdserver: permission denied"`,
         `add ${a.name} to ${cpath(b, 'peers')}, or remove ${b.name} from ${cpath(a, 'peers')}`,

@@ -197,6 +197,8 @@ export const RULES = {
   RELEASE_NOT_FOUND: e('cluster', 'the HelmChartConfig is named after the HelmChart (or release) that installs Cilium (RKE2: kube-system/rke2-cilium)'),
   CLUSTER_IDENTITY_MISMATCH: e('cluster', "each spec cluster is reached through its own context, and a running cluster's name is never changed silently"),
   CLUSTER_ID_CHANGE: e('cluster', "a running cluster's ID is never changed silently (--allow-identity-change)"),
+  CLUSTER_RENAME_MESHED: e('cluster', 'a meshed cluster (its live values list peers) is never renamed in place, not even with --allow-identity-change: disconnect it, change name and ID together, reconnect'),
+  CLUSTER_ID_CHANGE_MESHED: e('cluster', "a meshed cluster's ID is never changed in place, not even with --allow-identity-change: disconnect it, change name and ID together, reconnect"),
 
   // doctor: a live failure, classified into cause and fix (src/doctor).
   PERMISSION_DENIED: e('doctor', 'peers log in to a clustermesh-apiserver (never to an etcd of the control plane) as remote-<cluster>'),

@@ -1,7 +1,7 @@
 /** Datapath consistency from the clusters' values (DESIGN.md §5): routing mode, tunnel protocol, native routing CIDR. */
 import type { MeshSpec } from '../spec/types.js';
 import { contains, parseCidr, type Cidr } from '../util/cidr.js';
-import { cpath, valuesOf, type Rule, type Sink, type ValidateContext } from './context.js';
+import { at, cpath, valuesOf, type Rule, type Sink, type ValidateContext } from './context.js';
 import type { ParsedNet } from './network.js';
 
 export interface Datapath {
@@ -53,12 +53,12 @@ export const checkDatapath: Rule = (spec, ctx, out) => {
     const dp = datapathOf(v.data);
     if (!ref) ref = { name: c.name, dp };
     else if (dp.mode !== ref.dp.mode) {
-      out.add('ROUTING_MODE_MISMATCH', cpath(c, 'values'), dp.mode, `${c.name} routes ${dp.mode} (${dp.source}) but ${ref.name} routes ${ref.dp.mode} (${ref.dp.source})`, `use one routing mode on every cluster: set routingMode: ${ref.dp.mode} in ${c.name}'s values, or change ${ref.name}`);
+      out.add('ROUTING_MODE_MISMATCH', at.cluster(c, 'values'), dp.mode, `${c.name} routes ${dp.mode} (${dp.source}) but ${ref.name} routes ${ref.dp.mode} (${ref.dp.source})`, `use one routing mode on every cluster: set routingMode: ${ref.dp.mode} in ${c.name}'s values, or change ${ref.name}`);
     }
     if (dp.mode === 'tunnel') {
       if (!refTunnel) refTunnel = { name: c.name, dp };
       else if (dp.protocol !== refTunnel.dp.protocol) {
-        out.add('TUNNEL_PROTOCOL_MISMATCH', cpath(c, 'values'), dp.protocol, `${c.name} tunnels with ${dp.protocol} (${dp.source}) but ${refTunnel.name} with ${refTunnel.dp.protocol} (${refTunnel.dp.source})`, `set tunnelProtocol: ${refTunnel.dp.protocol} in ${c.name}'s values, or change ${refTunnel.name}`);
+        out.add('TUNNEL_PROTOCOL_MISMATCH', at.cluster(c, 'values'), dp.protocol, `${c.name} tunnels with ${dp.protocol} (${dp.source}) but ${refTunnel.name} with ${refTunnel.dp.protocol} (${refTunnel.dp.source})`, `set tunnelProtocol: ${refTunnel.dp.protocol} in ${c.name}'s values, or change ${refTunnel.name}`);
       }
     }
   }
@@ -78,7 +78,7 @@ export function checkNativeRouting(spec: MeshSpec, ctx: ValidateContext, out: Si
       if (famPods.length === 0) continue;
       const text = dp[key];
       if (text === undefined) {
-        out.add('NATIVE_ROUTING_CIDR_MISSING', cpath(c, 'values'), undefined, `${c.name} routes natively but its values set no ${key}`, `set ${key} in ${c.name}'s values to a block covering every pod CIDR of the mesh`);
+        out.add('NATIVE_ROUTING_CIDR_MISSING', at.cluster(c, 'values'), undefined, `${c.name} routes natively but its values set no ${key}`, `set ${key} in ${c.name}'s values to a block covering every pod CIDR of the mesh`);
         continue;
       }
       const r = parseCidr(text);
@@ -86,7 +86,7 @@ export function checkNativeRouting(spec: MeshSpec, ctx: ValidateContext, out: Si
       if (uncovered.length > 0) {
         const list = uncovered.slice(0, 3).map((p) => `${p.cidr.text} (${p.cluster})`).join(', ');
         const more = uncovered.length > 3 ? ` and ${uncovered.length - 3} more` : '';
-        out.add('NATIVE_ROUTING_CIDR_NOT_COVERING', cpath(c, 'values'), text, `${key} ${text} of ${c.name} does not cover pod CIDR(s) ${list}${more}; traffic to them would be masqueraded or dropped`, `set ${key} in ${c.name}'s values to a block covering every pod CIDR of the mesh`);
+        out.add('NATIVE_ROUTING_CIDR_NOT_COVERING', at.cluster(c, 'values'), text, `${key} ${text} of ${c.name} does not cover pod CIDR(s) ${list}${more}; traffic to them would be masqueraded or dropped`, `set ${key} in ${c.name}'s values to a block covering every pod CIDR of the mesh`);
       }
     }
   }

@@ -1,5 +1,5 @@
 /** Names, IDs and maxConnectedClusters (DESIGN.md §5). */
-import { cpath, isMap, valuesOf, type Rule } from './context.js';
+import { at, cpath, isMap, valuesOf, type Rule } from './context.js';
 
 const NAME_RE = /^([a-z0-9][-a-z0-9]*)?[a-z0-9]$/;
 const NAME_MAX = 32;
@@ -7,7 +7,8 @@ const NAME_MAX = 32;
 export const checkNames: Rule = (spec, _ctx, out) => {
   const first = new Map<string, number>();
   for (const c of spec.clusters) {
-    const p = cpath(c, 'name');
+    // Peers dial a cluster by its name and ID: a bad one stops the clusters that dial it too.
+    const p = at.dialled(c, 'name');
     const v = JSON.stringify(c.name);
     if (c.name.length > NAME_MAX) {
       out.add('NAME_TOO_LONG', p, v, `cluster name ${v} has ${c.name.length} characters; at most ${NAME_MAX} are allowed`, `shorten the name to ${NAME_MAX} characters or fewer`);
@@ -30,7 +31,7 @@ export const checkIds: Rule = (spec, _ctx, out) => {
   const max = spec.maxConnectedClusters === 511 ? 511 : 255;
   const first = new Map<number, number>();
   for (const c of spec.clusters) {
-    const p = cpath(c, 'id');
+    const p = at.dialled(c, 'id');
     if (c.id === 0) {
       out.add('ID_RESERVED', p, '0', `cluster ${c.name}: cluster ID 0 is reserved`, `pick an unused ID in 1-${max}`);
     } else if (!Number.isInteger(c.id) || c.id < 1 || c.id > max) {
@@ -61,7 +62,7 @@ export const checkMaxConnected: Rule = (spec, ctx, out) => {
     if (cm !== undefined && Number(cm) !== m) {
       out.add(
         'MAX_CONNECTED_VALUES_MISMATCH',
-        cpath(c, 'values'),
+        at.cluster(c, 'values'),
         String(cm),
         `${vals!.where} sets clustermesh.maxConnectedClusters ${String(cm)} but the mesh uses ${m}; it cannot change on a running cluster`,
         `set maxConnectedClusters: ${String(cm)} in the spec for every cluster, or rebuild ${c.name}`,

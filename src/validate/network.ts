@@ -5,7 +5,7 @@
 import { isWorker } from '../kube/facts.js';
 import type { ClusterSpec, MeshSpec } from '../spec/types.js';
 import { contains, findOverlaps, parseCidr, parseIp, type Cidr, type IpRange, type TaggedRange } from '../util/cidr.js';
-import { cidrPath, cpath, isMap, type Rule, type Sink, type ValidateContext } from './context.js';
+import { at, cidrPath, cpath, isMap, type Rule, type Sink, type ValidateContext, type Where } from './context.js';
 import { checkNativeRouting } from './datapath.js';
 
 type Kind = 'pod' | 'service' | 'node' | 'ip' | 'lb';
@@ -37,8 +37,8 @@ function parseList(c: ClusterSpec, list: string[], pathOf: (j: number) => string
   list.forEach((t, j) => {
     const r = parseCidr(t);
     if (r.ok) res.push(r.cidr);
-    else if (r.canonical) out.add('CIDR_NOT_CANONICAL', pathOf(j), t, `${t} is not a canonical CIDR: host bits are set (the block is ${r.canonical})`, `write ${r.canonical}`);
-    else out.add('CIDR_INVALID', pathOf(j), t, `${JSON.stringify(t)} of ${c.name} is not a CIDR: ${r.reason}`, 'write the block as e.g. 10.244.0.0/16');
+    else if (r.canonical) out.add('CIDR_NOT_CANONICAL', at.path(c, pathOf(j), 'cluster'), t, `${t} is not a canonical CIDR: host bits are set (the block is ${r.canonical})`, `write ${r.canonical}`);
+    else out.add('CIDR_INVALID', at.path(c, pathOf(j), 'cluster'), t, `${JSON.stringify(t)} of ${c.name} is not a CIDR: ${r.reason}`, 'write the block as e.g. 10.244.0.0/16');
   });
   return res;
 }
@@ -50,10 +50,10 @@ export function parseNet(spec: MeshSpec, out: Sink): ParsedNet {
     net.service.push(parseList(c, c.serviceCIDRs, (j) => cidrPath(c, 'serviceCIDR', j, c.serviceCIDRs.length), out));
     net.node.push(parseList(c, c.nodeCIDRs, (j) => cpath(c, 'nodeCIDRs', `[${j}]`), out));
     if (c.podCIDRs.length === 0) {
-      out.add('POD_CIDR_MISSING', cpath(c, 'podCIDR'), undefined, `cluster ${c.name} has no pod CIDR`, `set ${cpath(c, 'podCIDR')} (RKE2 cluster-cidr), name a values file with global.clusterCIDR, or run discover`);
+      out.add('POD_CIDR_MISSING', at.cluster(c, 'podCIDR'), undefined, `cluster ${c.name} has no pod CIDR`, `set ${cpath(c, 'podCIDR')} (RKE2 cluster-cidr), name a values file with global.clusterCIDR, or run discover`);
     }
     if (c.serviceCIDRs.length === 0) {
-      out.add('SERVICE_CIDR_MISSING', cpath(c, 'serviceCIDR'), undefined, `cluster ${c.name} has no service CIDR`, `set ${cpath(c, 'serviceCIDR')} (RKE2 service-cidr), name a values file with global.serviceCIDR, or run discover`);
+      out.add('SERVICE_CIDR_MISSING', at.cluster(c, 'serviceCIDR'), undefined, `cluster ${c.name} has no service CIDR`, `set ${cpath(c, 'serviceCIDR')} (RKE2 service-cidr), name a values file with global.serviceCIDR, or run discover`);
     }
   }
   return net;
@@ -73,19 +73,19 @@ export function checkAddressSpace(spec: MeshSpec, ctx: ValidateContext, out: Sin
         const p = cpath(c, 'endpoint', 'ips', `[${j}]`);
         const ip = parseIp(t);
         if (!ip) {
-          out.add('IP_INVALID', p, t, `${JSON.stringify(t)} is not an IPv4 or IPv6 address`, 'write a plain address, e.g. 192.0.2.21');
+          out.add('IP_INVALID', at.path(c, p, 'dialled'), t, `${JSON.stringify(t)} is not an IPv4 or IPv6 address`, 'write a plain address, e.g. 192.0.2.21');
           return;
         }
         push({ family: ip.family, start: ip.value, end: ip.value }, { cluster: i, kind: 'ip', path: p, text: t });
         const nodes = net.node[i]!;
         if (c.nodeCIDRs.length > 0 && nodes.length > 0 && !nodes.some((n) => contains(n, ip))) {
-          out.add('ENDPOINT_IP_OUTSIDE_NODE_CIDRS', p, t, `endpoint IP ${t} of ${c.name} lies outside its nodeCIDRs (${c.nodeCIDRs.join(', ')})`, `use worker IPs of ${c.name}, or add their network to ${cpath(c, 'nodeCIDRs')}`);
+          out.add('ENDPOINT_IP_OUTSIDE_NODE_CIDRS', at.path(c, p, 'dialled'), t, `endpoint IP ${t} of ${c.name} lies outside its nodeCIDRs (${c.nodeCIDRs.join(', ')})`, `use worker IPs of ${c.name}, or add their network to ${cpath(c, 'nodeCIDRs')}`);
         }
       });
     } else if (ep.loadBalancerIP !== undefined) {
       const p = cpath(c, 'endpoint', 'loadBalancerIP');
       const ip = parseIp(ep.loadBalancerIP);
-      if (!ip) out.add('IP_INVALID', p, ep.loadBalancerIP, `${JSON.stringify(ep.loadBalancerIP)} is not an IPv4 or IPv6 address`, 'write a plain address, e.g. 198.51.100.7');
+      if (!ip) out.add('IP_INVALID', at.path(c, p, 'dialled'), ep.loadBalancerIP, `${JSON.stringify(ep.loadBalancerIP)} is not an IPv4 or IPv6 address`, 'write a plain address, e.g. 198.51.100.7');
       else push({ family: ip.family, start: ip.value, end: ip.value }, { cluster: i, kind: 'lb', path: p, text: ep.loadBalancerIP });
     }
   }
@@ -105,6 +105,11 @@ export function checkAddressSpace(spec: MeshSpec, ctx: ValidateContext, out: Sin
   }
 }
 
+/** Where a finding on range `r` sits: an endpoint address is dialled by peers, a CIDR is its cluster's own. */
+function whereOf(spec: MeshSpec, r: TaggedRange<Tag>): Where {
+  return at.path(spec.clusters[r.tag.cluster]!, r.tag.path, r.tag.kind === 'ip' || r.tag.kind === 'lb' ? 'dialled' : 'cluster');
+}
+
 function classify(spec: MeshSpec, a: TaggedRange<Tag>, b: TaggedRange<Tag>, out: Sink): void {
   const ca = spec.clusters[a.tag.cluster]!;
   const cb = spec.clusters[b.tag.cluster]!;
@@ -118,37 +123,37 @@ function classify(spec: MeshSpec, a: TaggedRange<Tag>, b: TaggedRange<Tag>, out:
 
   if (a.tag.kind === 'pod' && b.tag.kind === 'pod') {
     if (a.tag.text === RKE2_DEFAULT_POD_CIDR && b.tag.text === RKE2_DEFAULT_POD_CIDR && !same) {
-      out.add('POD_CIDR_RKE2_DEFAULT_SHARED', b.tag.path, b.tag.text, `${cb.name} and ${ca.name} both use RKE2's default pod CIDR 10.42.0.0/16; pod addresses would collide across the mesh, and a cluster's cluster-cidr cannot change after install`, `give ${cb.name} its own pod CIDR (RKE2 cluster-cidr) — for an installed cluster this means rebuilding it`);
+      out.add('POD_CIDR_RKE2_DEFAULT_SHARED', whereOf(spec, b), b.tag.text, `${cb.name} and ${ca.name} both use RKE2's default pod CIDR 10.42.0.0/16; pod addresses would collide across the mesh, and a cluster's cluster-cidr cannot change after install`, `give ${cb.name} its own pod CIDR (RKE2 cluster-cidr) — for an installed cluster this means rebuilding it`);
     } else {
-      out.add('POD_CIDR_OVERLAP', b.tag.path, b.tag.text, `pod CIDR ${vs}`, `give ${cb.name} a pod CIDR that no other cluster uses`);
+      out.add('POD_CIDR_OVERLAP', whereOf(spec, b), b.tag.text, `pod CIDR ${vs}`, `give ${cb.name} a pod CIDR that no other cluster uses`);
     }
   } else if (a.tag.kind === 'service' && b.tag.kind === 'service') {
-    out.add('SERVICE_CIDR_OVERLAP', b.tag.path, b.tag.text, `service CIDR ${vs}`, `give ${cb.name} a service CIDR of its own`);
+    out.add('SERVICE_CIDR_OVERLAP', whereOf(spec, b), b.tag.text, `service CIDR ${vs}`, `give ${cb.name} a service CIDR of its own`);
   } else if (has('service') && has('pod')) {
     const [s, p] = pick('service');
     const cs = spec.clusters[s.tag.cluster]!;
-    out.add('SERVICE_POD_CIDR_OVERLAP', s.tag.path, s.tag.text, `service CIDR ${s.tag.text} of ${cs.name} overlaps ${desc(p)}`, `move ${cs.name}'s service CIDR out of every pod CIDR`);
+    out.add('SERVICE_POD_CIDR_OVERLAP', whereOf(spec, s), s.tag.text, `service CIDR ${s.tag.text} of ${cs.name} overlaps ${desc(p)}`, `move ${cs.name}'s service CIDR out of every pod CIDR`);
   } else if (a.tag.kind === 'node' && b.tag.kind === 'node') {
-    if (!same) out.add('NODE_CIDR_OVERLAP', b.tag.path, b.tag.text, `node CIDR ${vs}`, 'clusters of a mesh need disjoint node networks; correct the nodeCIDRs');
+    if (!same) out.add('NODE_CIDR_OVERLAP', whereOf(spec, b), b.tag.text, `node CIDR ${vs}`, 'clusters of a mesh need disjoint node networks; correct the nodeCIDRs');
   } else if (has('node') && (has('pod') || has('service'))) {
     const [n, o] = pick('node');
     const cn = spec.clusters[n.tag.cluster]!;
-    out.add('NODE_CIDR_IN_CLUSTER_CIDR', n.tag.path, n.tag.text, `node CIDR ${n.tag.text} of ${cn.name} overlaps ${desc(o)}`, 'node networks, pod CIDRs and service CIDRs must be disjoint; change the pod/service CIDR or correct the nodeCIDRs');
+    out.add('NODE_CIDR_IN_CLUSTER_CIDR', whereOf(spec, n), n.tag.text, `node CIDR ${n.tag.text} of ${cn.name} overlaps ${desc(o)}`, 'node networks, pod CIDRs and service CIDRs must be disjoint; change the pod/service CIDR or correct the nodeCIDRs');
   } else if ((has('ip') || has('lb')) && (has('pod') || has('service'))) {
     const [ip, o] = a.tag.kind === 'ip' || a.tag.kind === 'lb' ? [a, b] : [b, a];
     const ci = spec.clusters[ip.tag.cluster]!;
-    out.add('ENDPOINT_IP_IN_CLUSTER_CIDR', ip.tag.path, ip.tag.text, `${KIND_WORDS[ip.tag.kind]} ${ip.tag.text} of ${ci.name} lies inside ${desc(o)}`, 'use a node (or load-balancer) address outside every pod and service CIDR');
+    out.add('ENDPOINT_IP_IN_CLUSTER_CIDR', whereOf(spec, ip), ip.tag.text, `${KIND_WORDS[ip.tag.kind]} ${ip.tag.text} of ${ci.name} lies inside ${desc(o)}`, 'use a node (or load-balancer) address outside every pod and service CIDR');
   } else if (has('ip') && has('node')) {
     const [ip, n] = pick('ip');
     if (!same) {
       const ci = spec.clusters[ip.tag.cluster]!;
-      out.add('IP_IN_TWO_CLUSTERS', ip.tag.path, ip.tag.text, `endpoint IP ${ip.tag.text} of ${ci.name} lies in ${desc(n)}`, `use IPs of ${ci.name}'s own worker nodes`);
+      out.add('IP_IN_TWO_CLUSTERS', whereOf(spec, ip), ip.tag.text, `endpoint IP ${ip.tag.text} of ${ci.name} lies in ${desc(n)}`, `use IPs of ${ci.name}'s own worker nodes`);
     }
   } else if ((a.tag.kind === 'ip' || a.tag.kind === 'lb') && (b.tag.kind === 'ip' || b.tag.kind === 'lb')) {
     if (same) {
-      if (a.tag.kind === 'ip' && b.tag.kind === 'ip') out.add('ENDPOINT_IP_DUPLICATE', b.tag.path, b.tag.text, `${cb.name} lists endpoint IP ${b.tag.text} twice (${a.tag.path})`, 'list each IP once');
+      if (a.tag.kind === 'ip' && b.tag.kind === 'ip') out.add('ENDPOINT_IP_DUPLICATE', whereOf(spec, b), b.tag.text, `${cb.name} lists endpoint IP ${b.tag.text} twice (${a.tag.path})`, 'list each IP once');
     } else {
-      out.add('IP_IN_TWO_CLUSTERS', b.tag.path, b.tag.text, `${KIND_WORDS[b.tag.kind]} ${b.tag.text} of ${cb.name} is also ${desc(a)}`, 'an address belongs to one cluster: correct the endpoint of one of them');
+      out.add('IP_IN_TWO_CLUSTERS', whereOf(spec, b), b.tag.text, `${KIND_WORDS[b.tag.kind]} ${b.tag.text} of ${cb.name} is also ${desc(a)}`, 'an address belongs to one cluster: correct the endpoint of one of them');
     }
   }
 }
@@ -185,13 +190,13 @@ export function checkCidrSources(spec: MeshSpec, ctx: ValidateContext, out: Sink
       if (typeof gv === 'string') {
         const theirs = parseAll(gv.split(','));
         if (!theirs || !sameSet(mine, theirs)) {
-          out.add(vcode, cpath(c, skey), specList.join(','), `${c.name}: the spec's ${skey} ${specList.join(',')} disagrees with global.${gkey} ${gv} in ${c.values!.path}`, `make ${cpath(c, skey)} and global.${gkey} agree: RKE2 sets global.${gkey} from the cluster's real ${gkey === 'clusterCIDR' ? 'cluster-cidr' : 'service-cidr'}`);
+          out.add(vcode, at.cluster(c, skey), specList.join(','), `${c.name}: the spec's ${skey} ${specList.join(',')} disagrees with global.${gkey} ${gv} in ${c.values!.path}`, `make ${cpath(c, skey)} and global.${gkey} agree: RKE2 sets global.${gkey} from the cluster's real ${gkey === 'clusterCIDR' ? 'cluster-cidr' : 'service-cidr'}`);
         }
       }
       if (factList && factList.length > 0) {
         const theirs = parseAll(factList);
         if (!theirs || !sameSet(mine, theirs)) {
-          out.add(fcode, cpath(c, skey), specList.join(','), `${c.name}: the spec's ${skey} ${specList.join(',')} disagrees with the live cluster's ${factList.join(',')}`, `set ${cpath(c, skey)} to ${factList.join(',')} (it cannot change after install)`);
+          out.add(fcode, at.cluster(c, skey), specList.join(','), `${c.name}: the spec's ${skey} ${specList.join(',')} disagrees with the live cluster's ${factList.join(',')}`, `set ${cpath(c, skey)} to ${factList.join(',')} (it cannot change after install)`);
         }
       }
     }
@@ -218,7 +223,7 @@ export function checkFacts(spec: MeshSpec, ctx: ValidateContext, out: Sink, net:
     const workers = nodes.filter(isWorker).flatMap((n) => n.internalIPs.slice(0, 1));
     if (c.endpoint.type === 'NodePort') {
       c.endpoint.ips.forEach((t, j) => {
-        const p = cpath(c, 'endpoint', 'ips', `[${j}]`);
+        const p = at.dialled(c, 'endpoint', 'ips', `[${j}]`);
         const here = (owners.get(t) ?? []).filter((o) => o.cluster === c.name);
         if (here.some((o) => o.worker)) return;
         const fix = workers.length > 0 ? `use worker IPs of ${c.name}, e.g. ips: [${workers.slice(0, 3).join(', ')}]` : `use worker IPs of ${c.name}`;
@@ -241,7 +246,7 @@ export function checkFacts(spec: MeshSpec, ctx: ValidateContext, out: Sink, net:
         const r = parseCidr(t);
         if (!r.ok) continue;
         if (!pods.some((p) => contains(p, r.cidr))) {
-          out.add('POD_CIDR_FACTS_MISMATCH', cpath(c, 'podCIDR'), c.podCIDRs.join(','), `node ${n.name} of ${c.name} has pod CIDR ${t}, outside the spec's pod CIDRs ${c.podCIDRs.join(', ')}`, `set ${cpath(c, 'podCIDR')} to the cluster's real cluster-cidr`);
+          out.add('POD_CIDR_FACTS_MISMATCH', at.cluster(c, 'podCIDR'), c.podCIDRs.join(','), `node ${n.name} of ${c.name} has pod CIDR ${t}, outside the spec's pod CIDRs ${c.podCIDRs.join(', ')}`, `set ${cpath(c, 'podCIDR')} to the cluster's real cluster-cidr`);
         }
       }
     }

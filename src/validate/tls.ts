@@ -1,7 +1,7 @@
 /** TLS rules checkable without parsing certificates (DESIGN.md §5); the CA itself is checked by src/pki. */
 import { dialledHost, dnsCovered, hostCovered, serverCertNames } from '../pki/names.js';
 import { parseIp } from '../util/cidr.js';
-import { cpath, type Rule } from './context.js';
+import { at, cpath, type Rule } from './context.js';
 
 const LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -28,7 +28,7 @@ export const checkTls: Rule = (spec, ctx, out) => {
   for (const c of spec.clusters) {
     const names = serverCertNames(c, spec);
     for (const bad of names.invalid) {
-      const p = cpath(c, ...bad.field.replace(/\[/g, '.[').split('.'));
+      const p = at.dialled(c, ...bad.field.replace(/\[/g, '.[').split('.'));
       if (bad.field === 'endpoint.address') {
         out.add('SAN_NOT_COVERED', p, bad.value, `endpoint address ${JSON.stringify(bad.value)} of ${c.name} is neither an IP nor a DNS name, so no server certificate can cover it`, 'write a DNS name (e.g. clustermesh.example.net) or an IP');
       } else if (bad.field !== 'name') {
@@ -38,7 +38,7 @@ export const checkTls: Rule = (spec, ctx, out) => {
     if (names.invalid.some((b) => b.field === 'endpoint.address')) continue;
     const host = dialledHost(c, spec);
     if (!hostCovered(host, names)) {
-      out.add('SAN_NOT_COVERED', cpath(c, 'endpoint'), host, `${c.name} is dialled at ${host}, which its server certificate (${[...names.dnsNames, ...names.ipAddresses].join(', ')}) does not cover; peers fail with "certificate is valid for ..., not ${host}"`, `add it to ${cpath(c, 'tls', parseIp(host) ? 'extraIpAddresses' : 'extraDnsNames')}`);
+      out.add('SAN_NOT_COVERED', at.dialled(c, 'endpoint'), host, `${c.name} is dialled at ${host}, which its server certificate (${[...names.dnsNames, ...names.ipAddresses].join(', ')}) does not cover; peers fail with "certificate is valid for ..., not ${host}"`, `add it to ${cpath(c, 'tls', parseIp(host) ? 'extraIpAddresses' : 'extraDnsNames')}`);
     }
   }
 };

@@ -1,6 +1,6 @@
 /** Version rules (DESIGN.md §5): parse, ≥ 1.15 (see MIN_MINOR), at most one minor apart, chart ↔ Cilium, RKE2 version form. */
 import { MIN_MINOR, NEWEST_KNOWN_MINOR, featuresOf, parseCiliumVersion, rke2ChartVersion, type CiliumVersion } from '../util/version.js';
-import { cpath, type Rule } from './context.js';
+import { at, type Rule } from './context.js';
 
 /** True when `chart` is the chart of `v`: RKE2's x.y.(z·100+build) or upstream's x.y.z. */
 export function chartMatches(chart: CiliumVersion, v: CiliumVersion): boolean {
@@ -18,7 +18,7 @@ export const checkVersions: Rule = (spec, _ctx, out) => {
     if (c.rke2Version !== undefined && !RKE2_VERSION.test(c.rke2Version.trim())) {
       out.add(
         'RKE2_VERSION_INVALID',
-        cpath(c, 'rke2Version'),
+        at.cluster(c, 'rke2Version'),
         c.rke2Version,
         `${JSON.stringify(c.rke2Version)} is not an RKE2 version; it decides whether the HelmChartConfig can carry the keys through valuesSecrets`,
         'write the version the cluster runs as vMAJOR.MINOR.PATCH+rke2rN, e.g. v1.32.5+rke2r1 (kubectl get nodes shows it), or leave rke2Version out (discover reads it)',
@@ -26,7 +26,7 @@ export const checkVersions: Rule = (spec, _ctx, out) => {
     }
     // A version inherited from cilium.version is reported once, at cilium.version.
     const inherited = c.ciliumVersion === spec.cilium.version;
-    const p = inherited ? 'cilium.version' : cpath(c, 'ciliumVersion');
+    const p = inherited ? 'cilium.version' : at.cluster(c, 'ciliumVersion');
     const v = parseCiliumVersion(c.ciliumVersion);
     const once = (key: string, fn: () => void) => {
       if (inherited) {
@@ -45,7 +45,7 @@ export const checkVersions: Rule = (spec, _ctx, out) => {
     } else if (featuresOf(v).unknownNewer) {
       once('new', () => out.add('VERSION_UNKNOWN_NEWER', p, c.ciliumVersion, `Cilium ${c.ciliumVersion} is newer than 1.${NEWEST_KNOWN_MINOR}, the newest minor meshform knows; values are rendered in the 1.${NEWEST_KNOWN_MINOR} form`, 'check the rendered values against the chart of that version'));
     }
-    const cp = cpath(c, 'chartVersion');
+    const cp = at.cluster(c, 'chartVersion');
     const chart = parseCiliumVersion(c.chartVersion);
     if (!chart) {
       out.add('VERSION_INVALID', cp, c.chartVersion, `chart version ${JSON.stringify(c.chartVersion)} of ${c.name} is not a version`, `write the rke2-cilium chart version, e.g. ${rke2ChartVersion(v)}`);
@@ -61,6 +61,6 @@ export const checkVersions: Rule = (spec, _ctx, out) => {
   for (const x of parsed) {
     if (key(x.v) - key(lo.v) <= 1) continue;
     const c = spec.clusters[x.i]!;
-    out.add('VERSION_SKEW', cpath(c, 'ciliumVersion'), c.ciliumVersion, `${c.name} runs Cilium ${c.ciliumVersion} but ${loC.name} runs ${loC.ciliumVersion}: more than one minor apart, which Cluster Mesh does not support`, `upgrade ${loC.name} (one minor at a time) or pin ${c.name} to ${lo.v.major}.${lo.v.minor + 1}.x`);
+    out.add('VERSION_SKEW', at.cluster(c, 'ciliumVersion'), c.ciliumVersion, `${c.name} runs Cilium ${c.ciliumVersion} but ${loC.name} runs ${loC.ciliumVersion}: more than one minor apart, which Cluster Mesh does not support`, `upgrade ${loC.name} (one minor at a time) or pin ${c.name} to ${lo.v.major}.${lo.v.minor + 1}.x`);
   }
 };

@@ -7,10 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyCommand } from '../../src/cli/live.js';
 import type { Io } from '../../src/cli/io.js';
-import type { ConnectedCluster } from '../../src/kube/connect.js';
-import { FakeClusterClient } from '../kube/fake-client.js';
+import { loadSpec } from '../../src/spec/load.js';
+import { FakeClusterClient, fakeConnector } from '../kube/fake-client.js';
 import type { KubeObject } from '../../src/kube/client.js';
-import type { MeshSpec } from '../../src/spec/types.js';
 import { helmChart, releaseSecret } from '../apply/fixtures.js';
 import { exampleCopy, meshform } from './helpers.js';
 
@@ -23,18 +22,16 @@ test('apply --method helm --dry-run diffs the rendered values without any values
   const clients = new Map<string, FakeClusterClient>();
   // Worker nodes at the spec's endpoint IPs, the HelmChart and a deployed release: all apply reads.
   const node = (name: string, ip: string): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: {} }, status: { addresses: [{ type: 'InternalIP', address: ip }] } });
-  const connect = (spec: MeshSpec): ConnectedCluster[] =>
-    spec.clusters.map((c) => {
-      const ips = c.endpoint.type === 'NodePort' ? c.endpoint.ips : [];
-      const client = new FakeClusterClient(c.name, [helmChart, releaseSecret(1, { kubeProxyReplacement: true }), ...ips.map((ip, i) => node(`${c.name}-w${i}`, ip))]);
-      clients.set(c.name, client);
-      return { name: c.name, index: c.index, client };
-    });
+  const spec = await loadSpec(join(dir, 'mesh.yaml'));
+  for (const c of spec.clusters) {
+    const ips = c.endpoint.type === 'NodePort' ? c.endpoint.ips : [];
+    clients.set(c.name, new FakeClusterClient(c.name, [helmChart, releaseSecret(1, { kubeProxyReplacement: true }), ...ips.map((ip, i) => node(`${c.name}-w${i}`, ip))]));
+  }
   const code = await applyCommand(
     io,
     join(dir, 'mesh.yaml'),
     { out: 'never-rendered', method: 'helm', dryRun: true, timeout: '1m', chart: 'rke2-charts/rke2-cilium', helm: 'no-such-helm', allowIdentityChange: false, force: false, wait: false, output: 'json', progress: false },
-    connect,
+    { connector: fakeConnector(clients) },
   );
   assert.ok(out.length > 0, err.join("\n"));
   const result = JSON.parse(out.join('\n')) as { clusters: Array<{ cluster: string; outcome: string; error?: { message: string } }> };

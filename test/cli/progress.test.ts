@@ -246,8 +246,8 @@ test('live mode: rows nobody finished take their outcome from the result; withou
   t = 3_000;
   const result: ApplyResult = {
     clusters: [
-      { cluster: 'a', outcome: 'would-change', objects: [], diffText: '', warnings: [], findings: [] },
-      { cluster: 'bb', outcome: 'failed', objects: [], diffText: '', warnings: [], findings: [], error: clusterError({ cluster: 'bb', code: 'KUBE_API', message: 'boom', rule: 'r', fix: 'f' }) },
+      { cluster: 'a', outcome: 'would-change', objects: [], diffText: '', warnings: [], findings: [], steps: [] },
+      { cluster: 'bb', outcome: 'failed', objects: [], diffText: '', warnings: [], findings: [], steps: [], error: clusterError({ cluster: 'bb', code: 'KUBE_API', message: 'boom', rule: 'r', fix: 'f' }) },
     ],
     changed: ['a'],
     unchanged: [],
@@ -265,7 +265,7 @@ test('live mode: elapsed times of running rows tick without events', async () =>
   p.onEvent({ cluster: 'mesh01', phase: 'wait', message: 'DaemonSet cilium', step: 'rollout', object: 'DaemonSet cilium' });
   t = 42_000;
   for (let i = 0; i < 400 && !term.frames().some((f) => /42s/.test(f[0] ?? '')); i++) await new Promise((r) => setTimeout(r, 5));
-  await p.close({ clusters: [{ cluster: 'mesh01', outcome: 'unchanged', objects: [], diffText: '', warnings: [], findings: [] }], changed: [], unchanged: ['mesh01'], failed: [] });
+  await p.close({ clusters: [{ cluster: 'mesh01', outcome: 'unchanged', objects: [], diffText: '', warnings: [], findings: [], steps: [] }], changed: [], unchanged: ['mesh01'], failed: [] });
   assert.ok(term.frames().some((f) => f[0] === '❯ mesh01    42s  DaemonSet cilium rollout'), 'the row was redrawn with the new elapsed time');
 });
 
@@ -275,7 +275,7 @@ test('live mode holds back writes to the other stream until the rows are done', 
   await p.drawn;
   term.held.write('summary line\n');
   assert.deepEqual(term.heldChunks, [], 'nothing passes while rows are drawn');
-  await p.close({ clusters: [{ cluster: 'mesh01', outcome: 'unchanged', objects: [], diffText: '', warnings: [], findings: [] }], changed: [], unchanged: ['mesh01'], failed: [] });
+  await p.close({ clusters: [{ cluster: 'mesh01', outcome: 'unchanged', objects: [], diffText: '', warnings: [], findings: [], steps: [] }], changed: [], unchanged: ['mesh01'], failed: [] });
   assert.deepEqual(term.heldChunks, ['summary line\n']);
   term.held.write('after\n');
   assert.deepEqual(term.heldChunks.at(-1), 'after\n', 'the stream is given back');

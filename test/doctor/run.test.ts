@@ -15,7 +15,7 @@ import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 import type { KubeObject } from '../../src/kube/client.js';
 import { clusterError } from '../../src/kube/errors.js';
-import { FakeClusterClient, agentPod, node } from '../kube/fake-client.js';
+import { FakeClusterClient, agentPod, fakeConnector, node } from '../kube/fake-client.js';
 import { makeCa, makeLeaf, type TestCa } from './certs.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -194,9 +194,7 @@ test('meshform doctor -o json: the same NodePort on both clusters is SAME_NODEPO
   const mesh02 = await cluster({ name: 'mesh02', net: 2, nodePort: port, peers: [{ name: 'mesh01', ips: [ip(1, 21)], port, status: 'context deadline exceeded' }] });
   const clients = new Map([['mesh01', mesh01], ['mesh02', mesh02]]);
   const io = captureIo(dir);
-  const code = await doctorCommand(io, join(dir, 'mesh.yaml'), { output: 'json', probe: false, execTimeout: '5s' }, (spec) =>
-    spec.clusters.map((c) => ({ name: c.name, index: c.index, client: clients.get(c.name) as FakeClusterClient })),
-  );
+  const code = await doctorCommand(io, join(dir, 'mesh.yaml'), { output: 'json', probe: false, execTimeout: '5s' }, { connector: fakeConnector(clients) });
   assert.equal(code, 1, io.stderr.join('\n'));
   const report = JSON.parse(io.stdout.join('')) as DoctorReport;
   const byLink = Object.fromEntries(report.findings.map((f) => [`${f.cluster}→${f.peer}`, f]));
@@ -211,8 +209,7 @@ test('meshform doctor -o json: the same NodePort on both clusters is SAME_NODEPO
   // The same clusters without kube-proxy replacement: the facts no longer prove it, the text stands.
   for (const c of [mesh01, mesh02]) c.put({ ...(c.peek('ConfigMap', 'cilium-config', 'kube-system') as KubeObject), data: { 'cluster-name': c.cluster, 'kube-proxy-replacement': 'false' } });
   const io2 = captureIo(dir);
-  assert.equal(await doctorCommand(io2, join(dir, 'mesh.yaml'), { output: 'table', probe: false }, (spec) =>
-    spec.clusters.map((c) => ({ name: c.name, index: c.index, client: clients.get(c.name) as FakeClusterClient }))), 1);
+  assert.equal(await doctorCommand(io2, join(dir, 'mesh.yaml'), { output: 'table', probe: false }, { connector: fakeConnector(clients) }), 1);
   assert.match(io2.stdout.join(''), /✗ mesh01 → mesh02 \[PERMISSION_DENIED\]/);
   assert.match(io2.stdout.join(''), /✗ mesh02 → mesh01 \[UNREACHABLE\]/);
 });

@@ -2,6 +2,8 @@
 // server-side apply (maps merge, lists replace, generation bumps only on a real change), label
 // selectors with equality terms, exec answered by a handler, and injectable failures.
 import { SECTION_MARK } from '../../src/status/status.js';
+import type { ConnectRequest, Connector } from '../../src/kube/connect.js';
+import { clusterError } from '../../src/kube/errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import {
   FIELD_MANAGER,
@@ -50,6 +52,24 @@ function matches(labels: Record<string, string> | undefined, selector: string | 
     if (k === undefined) return true;
     return v === undefined ? labels?.[k.trim()] !== undefined : labels?.[k.trim()] === v.trim();
   });
+}
+
+/** Every leaf of an object (maps walked, lists and scalars taken whole) by its dotted path; identity fields left out. */
+function leaves(o: unknown, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const walk = (v: unknown, p: string) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v)) if (x !== undefined && !(p === '' && (k === 'apiVersion' || k === 'kind'))) walk(x, p ? `${p}.${k}` : k);
+    } else out.set(p, v);
+  };
+  walk(o, prefix);
+  return out;
+}
+
+function leafAt(o: unknown, path: string): unknown {
+  let cur = o;
+  for (const k of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
 }
 
 export class FakeClusterClient implements ClusterClient {
@@ -104,18 +124,48 @@ export class FakeClusterClient implements ClusterClient {
 
   async apply(obj: KubeObject, opts: ApplyOptions = {}): Promise<KubeObject> {
     await this.#enter({ op: 'apply', kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, dryRun: !!opts.dryRun });
+    return this.#apply(FIELD_MANAGER, obj, opts);
+  }
+
+  /**
+   * A server-side apply by another field manager (as `kubectl apply --server-side --field-manager
+   * <manager>` would make), not recorded in `calls`: its fields conflict with meshform's applies.
+   */
+  writeAs(manager: string, obj: KubeObject): KubeObject {
+    return this.#apply(manager, obj, { force: true });
+  }
+
+  // Server-side apply, simplified: maps merge, lists and scalars are leaves; a leaf another manager
+  // owns with another value is a conflict (as the API server's 409 says it) unless forced, which
+  // moves its ownership; a leaf set to the value it already has is owned by both.
+  #owners = new Map<string, Map<string, Set<string>>>();
+  #apply(manager: string, obj: KubeObject, opts: ApplyOptions): KubeObject {
     const k = key(obj.kind, obj.metadata.namespace, obj.metadata.name);
     const old = this.objects.get(k);
     const { managedFields: _m, resourceVersion: _r, ...meta } = obj.metadata;
+    const owners = this.#owners.get(k) ?? new Map<string, Set<string>>();
+    const mine = leaves({ ...obj, metadata: { labels: meta.labels, annotations: meta.annotations } });
+    const conflicts = [...mine].flatMap(([path, value]) =>
+      [...owners].filter(([m, paths]) => m !== manager && paths.has(path) && !isDeepStrictEqual(leafAt(old, path), value)).map(([m]) => `conflict with "${m}": .${path}`),
+    );
+    if (conflicts.length && !opts.force) {
+      throw clusterError({ cluster: this.cluster, code: 'KUBE_CONFLICT',
+        message: `server-side apply of ${obj.kind} ${obj.metadata.name} conflicts with another field manager: Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${conflicts.join(', ')}`,
+        rule: 'meshform does not take over fields that another tool owns unless told to', fix: 'meshform apply --force' });
+    }
     const merged = merge(old ?? {}, { ...obj, metadata: meta }) as KubeObject;
     const strip = (o: KubeObject | undefined) => (o ? { ...o, metadata: { ...o.metadata, managedFields: undefined, resourceVersion: undefined, generation: undefined } } : undefined);
     const changed = !isDeepStrictEqual(strip(old), strip(merged));
     if (opts.dryRun) return clone(merged);
+    for (const [m, paths] of owners) if (m !== manager) for (const [path, value] of mine) if (!isDeepStrictEqual(leafAt(old, path), value)) paths.delete(path);
+    owners.set(manager, new Set([...(owners.get(manager) ?? []), ...mine.keys()]));
+    this.#owners.set(k, owners);
     if (!changed && old) return clone(old);
     merged.metadata.generation = (old?.metadata.generation ?? 0) + 1;
     merged.metadata.resourceVersion = String(this.#rv++);
-    const others = (old?.metadata.managedFields ?? []).filter((m) => m.manager !== FIELD_MANAGER);
-    merged.metadata.managedFields = [...others, { manager: FIELD_MANAGER, operation: 'Apply', time: `t${++this.#tick}` }];
+    const entries = [...owners].filter(([, paths]) => paths.size > 0).map(([m]) => ({ manager: m, operation: 'Apply', time: `t${++this.#tick}` }));
+    const untracked = (old?.metadata.managedFields ?? []).filter((m) => !owners.has(m.manager ?? ''));
+    merged.metadata.managedFields = [...untracked, ...entries];
     this.objects.set(k, merged);
     return clone(merged);
   }
@@ -172,4 +222,23 @@ async function emulateAgentScript(script: string, run: (cmd: string[]) => ExecRe
   await section(`status ${c}`, [c, 'status', '-o', 'json']);
   if (script.includes('cilium-health')) await section('health', ['cilium-health', 'status', '-o', 'json']);
   return { stdout: out.join('\n') + '\n', stderr: err.join('\n') + '\n', exitCode: 0 };
+}
+
+/**
+ * A Connector that hands out in-memory clients by cluster name (by context for init, whose
+ * clusters are named after their contexts), recording what it was asked; an unknown name fails
+ * as a kubeconfig without that context does.
+ */
+export function fakeConnector(clients: ReadonlyMap<string, ClusterClient> | Record<string, ClusterClient>): Connector & { requests: ConnectRequest[] } {
+  const get = (n: string) => (clients instanceof Map ? clients.get(n) : (clients as Record<string, ClusterClient>)[n]);
+  const requests: ConnectRequest[] = [];
+  const connect: Connector = (req) => {
+    requests.push(req);
+    const c = get(req.name) ?? (req.context !== undefined ? get(req.context) : undefined);
+    if (!c) {
+      throw clusterError({ cluster: req.name, code: 'KUBE_CONFIG', message: `context "${req.context ?? req.name}" is not in the kubeconfig`, rule: 'r', fix: 'f', path: req.path ?? '' });
+    }
+    return c;
+  };
+  return Object.assign(connect, { requests });
 }
