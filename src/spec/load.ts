@@ -15,14 +15,15 @@ import { credentialFindings } from './credentials.js';
 import { issuesToFindings, formatPath } from './issues.js';
 import { locate, parseYamlText, readInputFile, readInputFileSync, type FileRole, type ParsedYaml } from './input.js';
 import { clusterSchema, meshSchema, type ClusterInput, type MeshInput } from './schema.js';
+import { defaultValidityDays, SPEC_DEFAULTS } from './defaults.js';
 import type { ClusterSpec, Endpoint, MeshSpec, ValuesFile } from './types.js';
 
 export { loadFacts, parseFacts } from './facts.js';
 
 /** NodePort of the clustermesh-apiserver Service when none is given (the chart's default). */
-export const DEFAULT_NODE_PORT = 32379;
+export const DEFAULT_NODE_PORT = SPEC_DEFAULTS.nodePort;
 /** Port of the clustermesh-apiserver Service (LoadBalancer). */
-export const DEFAULT_APISERVER_PORT = 2379;
+export const DEFAULT_APISERVER_PORT = SPEC_DEFAULTS.apiserverPort;
 
 const SPEC_ROLE: FileRole = { what: 'mesh spec', findingPath: '' };
 
@@ -104,8 +105,19 @@ export function parseSpec(text: string, path: string, opts: LoadOptions = {}): M
     domain: mesh.domain,
     maxConnectedClusters: mesh.maxConnectedClusters,
     authMode: mesh.authMode,
-    certificates: mesh.certificates,
-    ...(mesh.ca ? { ca: { cert: resolve(dir, mesh.ca.cert), key: resolve(dir, mesh.ca.key) } } : {}),
+    certificates: {
+      ...mesh.certificates,
+      validityDays: mesh.certificates.validityDays ?? defaultValidityDays(clusters.map((c) => c.ciliumVersion)),
+    },
+    ...(mesh.ca
+      ? {
+          ca: {
+            cert: resolve(dir, mesh.ca.cert),
+            key: resolve(dir, mesh.ca.key),
+            ...(mesh.ca.trust ? { trust: mesh.ca.trust.map((t) => resolve(dir, t)) } : {}),
+          },
+        }
+      : {}),
     apiserver: mesh.apiserver,
     nodePortRange: { min, max },
     clusters,
