@@ -42,6 +42,21 @@ tidy() { # go.sum is committed; tidy only fills what is missing (e.g. a version 
 start_all=$SECONDS
 all=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl kubectl helm)
 
+# --- upstream Cilium charts (Go module cache) for test/lab/real-charts.test.ts -----------------
+# Downloaded every time (a no-op once cached), before the early exit below; read in place, never copied.
+chart_modules() {
+  local v tmpd; tmpd="$(mktemp -d)"
+  for v in ${CILIUM_CHART_MODULES//,/ }; do
+    # Outside any module; the checksum database answers 404 for some cilium versions.
+    (cd "$tmpd" && GOFLAGS=-mod=mod "${nice_cmd[@]}" go mod download "github.com/cilium/cilium@$v" 2>/dev/null) ||
+      (cd "$tmpd" && GOFLAGS=-mod=mod GONOSUMDB=github.com/cilium "${nice_cmd[@]}" go mod download "github.com/cilium/cilium@$v") ||
+      { log "cannot download github.com/cilium/cilium@$v (its chart is needed by the real-chart test)"; rm -rf "$tmpd"; exit 1; }
+  done
+  rm -rf "$tmpd"
+  log "cilium chart modules in the module cache: $CILIUM_CHART_MODULES"
+}
+chart_modules
+
 have_all() { local b; for b in "${all[@]}"; do [[ -x "$bin/$b" ]] || return 1; done; }
 if have_all; then
   log "reusing all binaries in $bin"

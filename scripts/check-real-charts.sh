@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks meshform's rendered values against REAL Cilium / rke2-cilium charts with `helm template`.
-# Not run in CI (charts are not in this repository and tests never depend on them).
+# test/lab/real-charts.test.ts runs it on the golden output with the upstream charts of the Cilium
+# modules lab/build.sh downloads (Go module cache); rke2-cilium charts are checked by hand.
 #
 # Usage: scripts/check-real-charts.sh OUT_DIR CHART [CHART...]
 #   OUT_DIR  a `meshform render` output folder (values/, secrets/, plan.json)
@@ -14,14 +15,19 @@
 # For every cluster and chart it renders `-f values/<c>.yaml -f secrets/<c>.values.yaml` (plus
 # pre-created Secrets from secrets/<c>/) and checks: cilium-config cluster-name/cluster-id,
 # Service clustermesh-apiserver type and nodePort, Secret cilium-clustermesh with one key per peer
-# and its endpoint, hostAliases for peer IPs, the cert Secrets carrying meshform's certificates,
-# and ConfigMap clustermesh-remote-users listing remote-<peer> (authMode cluster/migration).
+# and its endpoint, hostAliases for peer IPs (and, from 1.20, the etcd config's cilium-host-aliases),
+# the cert Secrets carrying meshform's certificates, the server certificate's CN and SANs against
+# the chart's own (method provided: a second render with tls.auto method helm; helm, cronJob,
+# certmanager: the chart's certificate, certgen config or Certificate, with the plan's validity),
+# a CA bundle (ca.trust) in ConfigMap cilium-root-ca.crt projected wherever a peer is checked, and
+# ConfigMap clustermesh-remote-users listing remote-<peer> (authMode cluster/migration).
 set -euo pipefail
 HELM=${HELM:-helm}
 out=${1:?usage: check-real-charts.sh OUT_DIR CHART...}; shift
 [[ $# -gt 0 ]] || { echo "usage: check-real-charts.sh OUT_DIR CHART..." >&2; exit 2; }
 command -v node >/dev/null || { echo "node is needed" >&2; exit 2; }
 clusters=${CLUSTERS:-$(node -e 'for (const c of require(process.argv[1]).clusters) console.log(c.name)' "$(cd "$out" && pwd)/plan.json")}
+method=$(node -e 'console.log(require(process.argv[1]).certMethod)' "$(cd "$out" && pwd)/plan.json")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 # Helm-generated Hubble/CA certificates and their checksums differ on every render.
@@ -46,7 +52,15 @@ for chart in "$@"; do
     fi
     # Pre-created Secrets (local cert 1.16–1.18, all four from 1.19) join the rendered objects.
     for f in "$out/secrets/$c"/clustermesh-apiserver-*-cert.yaml; do [[ -f $f ]] && { echo '---'; cat "$f"; } >> "$tmp/r.yaml"; done
-    if node "$(dirname "$0")/check-real-charts.mjs" "$out" "$c" "$tmp/r.yaml"; then echo "ok   $name $c"; else echo "FAIL $name $c"; fail=1; fi
+    extra=()
+    if [[ $method == provided ]]; then
+      # Method provided: the chart's own server certificate (method helm, same values) for its CN and SANs.
+      if "$HELM" template rke2-cilium "$chart" -n kube-system --kube-version 1.30.0 "${args[@]}" \
+          --set clustermesh.apiserver.tls.auto.enabled=true --set clustermesh.apiserver.tls.auto.method=helm > "$tmp/m.yaml" 2> "$tmp/err"; then
+        extra=("$tmp/m.yaml")
+      else echo "FAIL $name $c: helm template with tls.auto method helm failed: $(cat "$tmp/err")"; fail=1; fi
+    fi
+    if node "$(dirname "$0")/check-real-charts.mjs" "$out" "$c" "$tmp/r.yaml" "${extra[@]}"; then echo "ok   $name $c"; else echo "FAIL $name $c"; fail=1; fi
   done
 done
 exit $fail

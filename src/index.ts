@@ -55,8 +55,13 @@ export { clusterLeafRequests, issueLeaves, type StoredLeaf } from './pki/leaf.js
 export { readCertStore, certStoreFromFiles } from './pki/store.js';
 /** Key material that redacts itself in JSON, `toString` and `inspect`; `reveal()` gives the PEM. */
 export { SecretPem } from './pki/secret.js';
+/** CAs trusted beside the shared CA (`ca.trust`), and the bundle every cluster gets as `tls.caBundle`. */
+export { inspectTrust, inspectTrustFiles, caBundlePem } from './pki/trust.js';
+/** Which certificates a render issued or renewed, and when a re-render renews them. */
+export { renewalReport, type RenewalReport, type CertRef } from './pki/renewal.js';
+/** Every default of the mesh spec (the renewal window among them). */
 /** CA and certificate types. */
-export type { CaMaterial, IssuedCert, ClusterCerts, LeafRequest, LeafKind } from './pki/types.js';
+export type { CaMaterial, TrustedCa, IssuedCert, ClusterCerts, LeafRequest, LeafKind } from './pki/types.js';
 
 // ---- Plan, render, write ----------------------------------------------------------------------
 

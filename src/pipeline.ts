@@ -6,6 +6,7 @@ import { ExitCode, MeshformError } from './errors.js';
 import type { Facts } from './kube/facts.js';
 import { clusterLeafRequests, issueLeaves } from './pki/leaf.js';
 import { serverCertNames } from './pki/names.js';
+import { renewalReport, type RenewalReport } from './pki/renewal.js';
 import { certStoreFiles } from './pki/store.js';
 import type { CaMaterial, ClusterCerts, IssuedCert, LeafKind } from './pki/types.js';
 import { planMesh } from './plan/plan.js';
@@ -28,15 +29,17 @@ export interface RenderFromSpecOptions {
 
 /**
  * Issues (or reuses) the leaf certificates for method `provided`, plans the mesh and renders the
- * chosen targets. The certificate store files (`secrets/<cluster>/certs/…`) are included so the
+ * chosen targets. `renewal` (method provided) says which certificates were issued or renewed and
+ * when a re-render will renew them. The certificate store files (`secrets/<cluster>/certs/…`) are included so the
  * next render can reuse them; the result is sorted by path.
  */
 export async function renderFromSpec(
   spec: MeshSpec,
   opts: RenderFromSpecOptions,
-): Promise<{ plan: MeshPlan; files: Artefact[] }> {
+): Promise<{ plan: MeshPlan; files: Artefact[]; renewal?: RenewalReport }> {
   let certs: Map<string, ClusterCerts> | undefined;
   let storeFiles: Artefact[] = [];
+  let renewal: RenewalReport | undefined;
   if (spec.certificates.method === 'provided') {
     if (!opts.ca) {
       throw new MeshformError(
@@ -73,6 +76,7 @@ export async function renderFromSpec(
     });
     certs = groupCerts(issued);
     storeFiles = certStoreFiles(issued);
+    renewal = renewalReport(issued, spec.certificates.renewBeforeDays);
   }
   const plan = planMesh(spec, {
     ...(opts.facts ? { facts: opts.facts } : {}),
@@ -81,7 +85,7 @@ export async function renderFromSpec(
   });
   const files = [...renderMesh(plan, { targets: opts.targets }), ...storeFiles];
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { plan, files };
+  return { plan, files, ...(renewal ? { renewal } : {}) };
 }
 
 function groupCerts(issued: IssuedCert[]): Map<string, ClusterCerts> {

@@ -8,6 +8,7 @@ import { OutputFolder, type WriteResult } from '../write/atomic.js';
 import { ALL_TARGETS, type ArtefactRole, type Target } from '../render/types.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import { clusterArtefacts } from '../render/artefacts.js';
+import type { CertRef, RenewalReport } from '../pki/renewal.js';
 import { formatFindings, table, type Io, type OutputFormat } from './io.js';
 
 export function parseTargets(list: string): Target[] {
@@ -34,7 +35,7 @@ function endpointText(c: PlannedCluster): string {
   return c.service.type === 'NodePort' ? `NodePort ${c.service.nodePort} on ${where}` : `LoadBalancer ${where}:${c.dial.port}`;
 }
 
-function summaryJson(plan: MeshPlan, outDir: string, w: WriteResult, warnings: Finding[]) {
+function summaryJson(plan: MeshPlan, outDir: string, w: WriteResult, warnings: Finding[], renewal: RenewalReport | undefined) {
   return {
     mesh: plan.name,
     out: outDir,
@@ -49,9 +50,39 @@ function summaryJson(plan: MeshPlan, outDir: string, w: WriteResult, warnings: F
       peers: c.peers,
     })),
     peerEntries: plan.clusters.reduce((n, c) => n + c.peers.length, 0),
+    certificates: renewal ?? null,
     files: w,
     warnings,
   };
+}
+
+/** `north: server, admin; south: server` — certificates grouped by cluster, at most `max` clusters. */
+function certList(refs: readonly CertRef[], max = 3): string {
+  const by = new Map<string, string[]>();
+  for (const r of refs) by.set(r.cluster, [...(by.get(r.cluster) ?? []), r.kind]);
+  const parts = [...by].map(([c, kinds]) => `${c}: ${kinds.join(', ')}`);
+  return parts.length <= max ? parts.join('; ') : `${parts.slice(0, max).join('; ')}; … (${parts.length} clusters)`;
+}
+
+const day = (iso: string): string => iso.slice(0, 10);
+
+/** The lines saying what this render did with the certificates and when a re-render renews them. */
+function renewalLines(r: RenewalReport, renewBeforeDays: number): string[] {
+  const lines: string[] = [];
+  const total = r.reused + r.issued.length + r.renewed.length + r.replaced.length;
+  lines.push(`Certificates: ${total} (${r.reused} reused, ${r.issued.length} new, ${r.renewed.length} renewed, ${r.replaced.length} replaced)`);
+  if (r.renewed.length > 0) {
+    const soonest = r.renewed.map((x) => x.previousNotAfter).sort()[0]!;
+    lines.push(`  renewed now (within ${renewBeforeDays} days of expiry, the first on ${day(soonest)}): ${certList(r.renewed)}`);
+  }
+  if (r.replaced.length > 0) lines.push(`  replaced (names, CA or key algorithm changed): ${certList(r.replaced)}`);
+  if (r.next) {
+    const n = r.next.certificates;
+    lines.push(
+      `  next renewal: a render on or after ${day(r.next.renewFrom)} re-issues ${n.length} certificate${n.length === 1 ? '' : 's'} (${certList(n)}), ${renewBeforeDays} days before they expire on ${day(n[0]!.notAfter)}`,
+    );
+  }
+  return lines;
 }
 
 function shortList(items: string[], max = 3): string {
@@ -74,9 +105,10 @@ export async function renderCommand(
   let plan: MeshPlan;
   let files;
   let written: WriteResult;
+  let renewal: RenewalReport | undefined;
   try {
     const existing = await readCertStore(outDir, spec.clusters.map((c) => c.name));
-    ({ plan, files } = await renderFromSpec(spec, { ca, facts, existing, now, targets }));
+    ({ plan, files, renewal } = await renderFromSpec(spec, { ca, facts, existing, now, targets }));
     written = folder.commit(files);
   } finally {
     folder.close();
@@ -95,7 +127,7 @@ export async function renderCommand(
   }
 
   if (opts.output === 'json') {
-    io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings), null, 2));
+    io.out(JSON.stringify(summaryJson(plan, opts.out, written, warnings, renewal), null, 2));
     return exitCodeFor('ok');
   }
   if (warnings.length > 0) io.err(formatFindings(warnings));
@@ -140,6 +172,10 @@ export async function renderCommand(
     if (n > 0) lines.push(`  ${g.label.padEnd(10)} ${String(n).padStart(4)}  ${g.what}`);
   }
   lines.push('');
+  if (renewal) {
+    lines.push(...renewalLines(renewal, spec.certificates.renewBeforeDays));
+    lines.push('');
+  }
   if (targets.includes('rke2')) {
     lines.push(`Next: review the files (git diff), then: meshform apply ${specPath} --out ${rel}   (--dry-run shows the diff first)`);
     lines.push('  or by hand, per cluster (Secrets first), e.g.');

@@ -28,6 +28,7 @@ import { RULES } from '../validate/catalogue.js';
 import { OID, buildCertificate, commonNameDer, extension, pemBlocks, pemEncode, serialFrom, toBytes, type PemBlock } from './der.js';
 import { generateKeyAsync, loadPrivateKey, signatureScheme, type SignatureScheme } from './keys.js';
 import { SecretPem } from './secret.js';
+import { inspectTrustFiles } from './trust.js';
 import type { CaMaterial } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -36,7 +37,8 @@ export const CA_MIN_VALID_DAYS = 30;
 /** CA files are a few kB; anything this large is not one, and is not read into memory. */
 const MAX_FILE_BYTES = 1 << 20;
 
-type CaPaths = { cert: string; key: string };
+/** The CA files; `trust` are the extra CA certificates of `ca.trust` (trust.ts). */
+type CaPaths = { cert: string; key: string; trust?: readonly string[] };
 
 function finding(f: Omit<Finding, 'severity'> & { severity?: Finding['severity'] }): Finding {
   return { severity: 'error', ...f };
@@ -59,7 +61,7 @@ function staticChecks(certPem: string, keyPem: string, paths: CaPaths): StaticRe
   const certBlock = certBlocks[0];
   if (certBlocks.length > 1) {
     // Only the first would be used, as CA and as the trust every cluster gets: the others would be
-    // dropped silently (a trust bundle for a CA rotation is not something meshform renders).
+    // dropped silently. CAs to trust beside the shared one belong in ca.trust (trust.ts).
     findings.push(
       finding({
         code: 'CA_CERT_BUNDLE',
@@ -67,7 +69,7 @@ function staticChecks(certPem: string, keyPem: string, paths: CaPaths): StaticRe
         value: `${paths.cert} (${certBlocks.length} certificates)`,
         message: `${paths.cert} holds ${certBlocks.length} certificates; the shared CA is exactly one`,
         rule: RULES.CA_CERT_BUNDLE.rule,
-        fix: `keep only the CA certificate that belongs to ca.key in ${paths.cert} (openssl x509 -in ${paths.cert} prints the first one)`,
+        fix: `keep only the CA certificate that belongs to ca.key in ${paths.cert} (openssl x509 -in ${paths.cert} prints the first one); list CAs to trust beside it in ca.trust`,
       }),
     );
   }
@@ -306,6 +308,12 @@ export async function inspectCaFiles(paths: CaPaths, now: Date): Promise<{ ca?: 
   if (cert.status === 'rejected' || key.status === 'rejected') return { findings: unreadable };
   const r = inspectCa(cert.value, key.value, now, paths);
   r.findings.push(...(await permissionFindings(paths)));
+  if (r.ca && paths.trust?.length) {
+    const t = inspectTrustFiles(paths.trust, r.ca, now);
+    r.findings.push(...t.findings);
+    if (t.findings.some((f) => f.severity === 'error')) return { findings: r.findings };
+    if (t.trusted.length > 0) r.ca.trust = t.trusted;
+  }
   return r;
 }
 

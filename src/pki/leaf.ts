@@ -6,6 +6,7 @@
  * the cronJob/certgen config and `_helpers.tpl`): the server names come from names.ts; admin `admin-<cluster>`; remote `remote-<cluster>` in authMode
  * cluster, `remote` otherwise; local `local-<cluster>`.
  */
+import { X509Certificate } from 'node:crypto';
 import { inputError } from '../errors.js';
 import type { AuthMode, KeyAlgorithm } from '../spec/types.js';
 import { leafProfile } from './ca.js';
@@ -167,6 +168,7 @@ export async function issueLeaves(
     results.forEach((r, k) => {
       if (!r) throw new Error('internal: a certificate job gave no result');
       const request = jobs[k]!.request;
+      const before = r.reused ? undefined : whyIssued(jobs[k]!.existing, ctx);
       out[jobIndex[k]!] = {
         request,
         certPem: r.certPem,
@@ -176,11 +178,29 @@ export async function issueLeaves(
         notBefore: new Date(r.notBefore),
         notAfter: new Date(r.notAfter),
         reused: r.reused,
+        ...before,
         record: makeRecord(ctx, request, r),
       };
     });
   }
   return out;
+}
+
+/**
+ * Why a certificate was issued rather than reused: no earlier one, the earlier one due (it expires
+ * within the renewal window, or has expired), or the earlier one no longer fits the request (its
+ * file is read for its expiry: only certificates just issued get here, a few per render).
+ */
+function whyIssued(existing: { certPem: string } | undefined, ctx: RecordContext): Pick<IssuedCert, 'issuedBecause' | 'previousNotAfter'> {
+  if (!existing) return { issuedBecause: 'new' };
+  let notAfter: number;
+  try {
+    notAfter = Date.parse(new X509Certificate(existing.certPem).validTo);
+  } catch {
+    return { issuedBecause: 'changed' };
+  }
+  if (notAfter - ctx.now <= ctx.renewBeforeMs) return { issuedBecause: 'renewal', previousNotAfter: new Date(notAfter) };
+  return { issuedBecause: 'changed' };
 }
 
 /** `count` leaf keys, at most `parallel` generations in flight on libuv's pool; plain data for the workers. */

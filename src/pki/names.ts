@@ -3,21 +3,33 @@
  * dial: one pure function each, the single source for pki (the issued certificate), plan/render
  * (the chart's `tls.server.extraDnsNames/extraIpAddresses`) and validate (SAN coverage).
  *
- * Built-in names follow Cilium's chart (clustermesh-apiserver `_helpers.tpl`, certgen config):
- * `clustermesh-apiserver.cilium.io`, `*.mesh.cilium.io`, `clustermesh-apiserver.<ns>.svc`,
- * 127.0.0.1 and ::1. meshform adds `<cluster>.<domain>` (what peers dial), `*.<domain>` for a
- * custom domain, a LoadBalancer `address` (as an IP SAN when it is an IP) and the spec's extras.
+ * Built-in names follow the chart of the cluster's Cilium version (clustermesh-apiserver
+ * `_helpers.tpl`, tls-helm and certgen templates): up to 1.19 CN `clustermesh-apiserver.cilium.io`
+ * with DNS SANs that CN, `*.mesh.cilium.io` and `clustermesh-apiserver.<ns>.svc`; from 1.20 CN
+ * `clustermesh-apiserver.<ns>.svc` with DNS SANs that CN and `*.mesh.cilium.io`; IP SANs 127.0.0.1
+ * and ::1 in both. meshform adds `<cluster>.<domain>` (what peers dial), `*.<domain>` for a custom
+ * domain, a LoadBalancer `address` (as an IP SAN when it is an IP) and the spec's extras.
  */
 import type { Endpoint } from '../spec/types.js';
 import { formatIp, parseIp } from '../util/cidr.js';
+import { featuresOf, parseCiliumVersion } from '../util/version.js';
 
 import { DEFAULT_DOMAIN } from '../defaults.js';
 
+/** The server certificate's CN up to Cilium 1.19 (from 1.20 it is `clustermesh-apiserver.<ns>.svc`). */
 export const SERVER_CN = 'clustermesh-apiserver.cilium.io';
+
+/** The server certificate's CN the chart of `ciliumVersion` gives (unparseable: the pre-1.20 form). */
+export function serverCommonName(ciliumVersion: string | undefined, namespace: string): string {
+  const v = ciliumVersion === undefined ? undefined : parseCiliumVersion(ciliumVersion);
+  return v && featuresOf(v).serverCnNamespaced ? `clustermesh-apiserver.${namespace}.svc` : SERVER_CN;
+}
 
 /** The cluster fields the names depend on (a `ClusterSpec` fits). */
 export interface CertNamesCluster {
   name: string;
+  /** Decides the chart's built-in names (1.20 changed them); absent or unparseable: the pre-1.20 form. */
+  ciliumVersion?: string;
   endpoint: Endpoint;
   tls: { extraDnsNames: readonly string[]; extraIpAddresses: readonly string[] };
 }
@@ -126,12 +138,14 @@ export function serverCertNames(c: CertNamesCluster, mesh: CertNamesMesh): Serve
   c.tls.extraDnsNames.forEach((n, i) => addName(n, `tls.extraDnsNames[${i}]`));
   c.tls.extraIpAddresses.forEach((n, i) => addIp(n, `tls.extraIpAddresses[${i}]`));
 
-  const dns = new Set<string>([SERVER_CN, `*.${DEFAULT_DOMAIN}`, `clustermesh-apiserver.${mesh.cilium.namespace}.svc`]);
+  const commonName = serverCommonName(c.ciliumVersion, mesh.cilium.namespace);
+  const svc = `clustermesh-apiserver.${mesh.cilium.namespace}.svc`;
+  const dns = new Set<string>([commonName, `*.${DEFAULT_DOMAIN}`, svc]);
   if (domain !== DEFAULT_DOMAIN) dns.add(`*.${domain}`);
   for (const n of extraDns) dns.add(n);
   const ips = new Set<string>(['127.0.0.1', '::1', ...extraIps]);
   return {
-    commonName: SERVER_CN,
+    commonName,
     dnsNames: [...dns].sort(),
     ipAddresses: [...ips].sort(byIp),
     extra: { dnsNames: extraDns, ipAddresses: extraIps },

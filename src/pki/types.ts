@@ -10,6 +10,23 @@ export interface CaMaterial {
   fingerprint256: string;
   notBefore: Date;
   notAfter: Date;
+  /**
+   * CAs trusted beside this one (`ca.trust`, trust.ts), checked and without repeats: with any,
+   * every cluster gets the bundle of this CA and these as `tls.caBundle`. Certificates only.
+   */
+  trust?: TrustedCa[];
+}
+
+/** A CA certificate the mesh trusts without signing with it (`ca.trust`). */
+export interface TrustedCa {
+  /** The file it came from (absolute). */
+  path: string;
+  certPem: string;
+  subject: string;
+  /** SHA-256 fingerprint, `AB:CD:...`. */
+  fingerprint256: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 export type LeafKind = 'server' | 'admin' | 'remote' | 'local';
@@ -35,6 +52,14 @@ export interface IssuedCert {
   notAfter: Date;
   /** True when taken unchanged from an earlier render. */
   reused: boolean;
+  /**
+   * Why a certificate that was not reused was issued: `new` (no earlier one), `renewal` (the
+   * earlier one was within the renewal window, or expired: its notAfter in `previousNotAfter`) or
+   * `changed` (the earlier one no longer fits: other names, CA, key algorithm, or unreadable).
+   */
+  issuedBecause?: 'new' | 'renewal' | 'changed';
+  /** With `issuedBecause: 'renewal'`: when the certificate it replaces expires (or expired). */
+  previousNotAfter?: Date;
   /**
    * Its entry in the certificate index (record.ts), set by `issueLeaves` for every certificate it
    * issued or checked; `certStoreFiles` writes it so the next render can skip the full check.

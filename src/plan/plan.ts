@@ -5,6 +5,7 @@ import type { CaMaterial, ClusterCerts } from '../pki/types.js';
 import type { MeshSpec, ValuesFile } from '../spec/types.js';
 import { featuresOf, NEWEST_KNOWN_MINOR, parseCiliumVersion } from '../util/version.js';
 import { dialOf, serverCertNames } from '../pki/names.js';
+import { caBundlePem } from '../pki/trust.js';
 import type { MeshPlan, PlannedCluster } from './types.js';
 
 /** The cert-manager issuer the rendered values point at for method `certmanager`. */
@@ -103,6 +104,8 @@ export function planMesh(
     const names = serverCertNames(c, spec);
     const certs = method === 'provided' ? input.certs?.get(c.name) : undefined;
     const values = c.values ?? valuesFromFacts(facts?.values);
+    const kvstoremesh = c.kvstoremesh ?? features.kvstoremeshDefault;
+    const bundled = !!input.ca?.trust?.length;
     const planned: PlannedCluster = {
       index: c.index,
       name: c.name,
@@ -111,7 +114,9 @@ export function planMesh(
       features,
       chartVersion: c.chartVersion,
       valuesSecrets,
-      kvstoremesh: c.kvstoremesh ?? features.kvstoremeshDefault,
+      kvstoremesh,
+      // 1.15 has no tls.enableSecrets to hand the Secrets over: validate refuses a bundle with KVStoreMesh there.
+      certsInValues: features.certsInValues && !(bundled && kvstoremesh && features.kvstoremeshIgnoresCaBundle && features.enableSecretsKey),
       service,
       dial,
       serverExtra: { dnsNames: [...names.extra.dnsNames], ipAddresses: [...names.extra.ipAddresses] },
@@ -128,18 +133,6 @@ export function planMesh(
     return planned;
   });
 
-  if (method === 'helm') {
-    warnings.push(
-      warning(
-        'certificates.method',
-        'CERT_METHOD_HELM_DRIFT',
-        'certificate method helm: the chart re-issues the clustermesh-apiserver certificates at every render (and a new CA where lookup cannot reach the cluster), so GitOps tools see endless drift',
-        'stable output needs certificates that do not change between renders',
-        'use certificates.method provided (the default), cronJob or certmanager',
-        'helm',
-      ),
-    );
-  }
   if (method === 'certmanager') {
     warnings.push(
       warning(
@@ -177,6 +170,8 @@ export function planMesh(
     namespace: spec.cilium.namespace,
     apiserverReplicas: spec.apiserver.replicas,
     ...(input.ca ? { ca: input.ca } : {}),
+    ...(input.ca?.trust?.length ? { caBundle: caBundlePem(input.ca, input.ca.trust) } : {}),
+    certValidityDays: spec.certificates.validityDays,
     clusters,
     byName: new Map(clusters.map((c) => [c.name, c])),
     warnings,

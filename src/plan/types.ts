@@ -18,6 +18,12 @@ export interface PlannedCluster {
   /** Whether this cluster's RKE2 supports HelmChartConfig spec.valuesSecrets. */
   valuesSecrets: boolean;
   kvstoremesh: boolean;
+  /**
+   * Provided certificates go in values (`features.certsInValues`), except on 1.16–1.17 with a CA
+   * bundle and KVStoreMesh: there KVStoreMesh trusts only the remote certificate Secret's `ca.crt`,
+   * so every certificate becomes a pre-created Secret whose `ca.crt` is the bundle.
+   */
+  certsInValues: boolean;
   service: { type: 'NodePort'; nodePort: number } | { type: 'LoadBalancer'; loadBalancerIP?: string };
   dial: Dial;
   /** SANs of the clustermesh-apiserver server certificate beyond the chart's defaults (`serverCertNames(…).extra`). */
@@ -45,6 +51,10 @@ export interface MeshPlan {
   apiserverReplicas: number;
   /** Needed for methods `provided` and `helm` (`tls.ca` in values). */
   ca?: CaMaterial;
+  /** PEM bundle of the shared CA and the CAs of `ca.trust` (`tls.caBundle`); absent without any. */
+  caBundle?: string;
+  /** Leaf validity in days (`certificates.validityDays`): issued by meshform, or the chart's `certValidityDuration`. */
+  certValidityDays: number;
   clusters: PlannedCluster[];
   /** Lookup by name. */
   byName: Map<string, PlannedCluster>;

@@ -44,7 +44,7 @@ export const paths = {
 
 /** Which leaf certificates a cluster needs as pre-created Secrets (method provided). */
 function preCreatedKinds(c: PlannedCluster): LeafKind[] {
-  if (!c.features.certsInValues) return c.features.localCert ? ['admin', 'local', 'remote', 'server'] : ['admin', 'remote', 'server'];
+  if (!c.certsInValues) return c.features.localCert ? ['admin', 'local', 'remote', 'server'] : ['admin', 'remote', 'server'];
   return c.features.localCertAsSecret ? ['local'] : [];
 }
 
@@ -59,7 +59,8 @@ function tlsSecret(plan: MeshPlan, c: PlannedCluster, kind: LeafKind, cert: Issu
     },
     type: 'kubernetes.io/tls',
     data: {
-      'ca.crt': b64(plan.ca?.certPem ?? ''),
+      // The bundle where there is one: whatever reads ca.crt instead of tls.caBundle trusts every CA.
+      'ca.crt': b64(plan.caBundle ?? plan.ca?.certPem ?? ''),
       'tls.crt': b64(cert.certPem),
       'tls.key': b64(cert.key.reveal()),
     },
@@ -186,12 +187,17 @@ export function planJson(plan: MeshPlan): string {
     release: plan.release,
     namespace: plan.namespace,
     apiserverReplicas: plan.apiserverReplicas,
+    certValidityDays: plan.certValidityDays,
     ca: plan.ca
       ? {
           subject: plan.ca.subject,
           fingerprint256: plan.ca.fingerprint256,
           notBefore: plan.ca.notBefore.toISOString(),
           notAfter: plan.ca.notAfter.toISOString(),
+          // The CAs of ca.trust, in the bundle after the shared CA (only when there are any).
+          ...(plan.ca.trust?.length
+            ? { trust: plan.ca.trust.map((t) => ({ subject: t.subject, fingerprint256: t.fingerprint256, notBefore: t.notBefore.toISOString(), notAfter: t.notAfter.toISOString() })) }
+            : {}),
         }
       : null,
     clusters: plan.clusters.map((c) => ({

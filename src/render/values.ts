@@ -48,11 +48,17 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
       : plan.certMethod === 'certmanager'
         ? { enabled: true, method: 'certmanager', certManagerIssuerRef: { ...CERT_MANAGER_ISSUER } }
         : { enabled: true, method: plan.certMethod };
+  // The chart issues for the spec's validity, which validate checked against the CA (1.20 changed
+  // the chart's default from 1095 to 365 days).
+  if (plan.certMethod !== 'provided') auto.certValidityDuration = plan.certValidityDays;
   const tls: PlainMap = { authMode: plan.authMode, auto };
-  // From 1.19 provided certificates are pre-created Secrets; this stops the chart's deprecated
-  // tls-provided templates from rendering (and failing on) empty cert values.
-  if (plan.certMethod === 'provided' && !f.certsInValues) tls.enableSecrets = false;
-  tls.server = { extraDnsNames: [...c.serverExtra.dnsNames], extraIpAddresses: [...c.serverExtra.ipAddresses] };
+  // With pre-created Secrets (1.19, or 1.16–1.17 with a CA bundle, see PlannedCluster.certsInValues)
+  // the chart's tls-provided templates would render (and fail on) empty cert values; 1.20 removed
+  // them and the switch.
+  if (plan.certMethod === 'provided' && !c.certsInValues && f.enableSecretsKey) tls.enableSecrets = false;
+  const sans: PlainMap = { extraDnsNames: [...c.serverExtra.dnsNames], extraIpAddresses: [...c.serverExtra.ipAddresses] };
+  if (f.autoServerSans) auto.server = sans;
+  else tls.server = sans;
   const out: PlainMap = {
     cluster: { name: c.name, id: c.id },
     clustermesh: {
@@ -67,6 +73,8 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
       },
     },
   };
+  // Certificates of the shared CA or of any CA in ca.trust are accepted (phase one of a CA rotation).
+  if (plan.caBundle !== undefined) out.tls = { caBundle: { enabled: true, content: plan.caBundle } };
   if (c.hubbleUiNodePort !== undefined) {
     out.hubble = { ui: { service: { type: 'NodePort', nodePort: c.hubbleUiNodePort } } };
   }
@@ -77,7 +85,7 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
 export function secretKeys(plan: MeshPlan, c: PlannedCluster): PlainMap | undefined {
   const out: PlainMap = {};
   if (plan.ca) out.tls = { ca: { cert: b64(plan.ca.certPem), key: b64(plan.ca.key.reveal()) } };
-  if (plan.certMethod === 'provided' && c.certs && c.features.certsInValues) {
+  if (plan.certMethod === 'provided' && c.certs && c.certsInValues) {
     const pair = (x: IssuedCert): PlainMap => ({ cert: b64(x.certPem), key: b64(x.key.reveal()) });
     out.clustermesh = {
       apiserver: { tls: { server: pair(c.certs.server), admin: pair(c.certs.admin), remote: pair(c.certs.remote) } },

@@ -16,7 +16,7 @@ import { issuesToFindings, formatPath } from './issues.js';
 import { locate, parseYamlText, readInputFile, readInputFileSync, type FileRole, type ParsedYaml } from './input.js';
 import { clusterSchema, meshSchema, type ClusterInput, type MeshInput } from './schema.js';
 import type { ClusterSpec, Endpoint, MeshSpec, ValuesFile } from './types.js';
-import { CLUSTERMESH_PORT, DEFAULT_NODE_PORT } from '../defaults.js';
+import { CLUSTERMESH_PORT, DEFAULT_NODE_PORT, defaultValidityDays, SPEC_DEFAULTS } from '../defaults.js';
 
 export { loadFacts, parseFacts } from './facts.js';
 
@@ -101,8 +101,19 @@ export function parseSpec(text: string, path: string, opts: LoadOptions = {}): M
     domain: mesh.domain,
     maxConnectedClusters: mesh.maxConnectedClusters,
     authMode: mesh.authMode,
-    certificates: mesh.certificates,
-    ...(mesh.ca ? { ca: { cert: resolve(dir, mesh.ca.cert), key: resolve(dir, mesh.ca.key) } } : {}),
+    certificates: {
+      ...mesh.certificates,
+      validityDays: mesh.certificates.validityDays ?? defaultValidityDays(clusters.map((c) => c.ciliumVersion)),
+    },
+    ...(mesh.ca
+      ? {
+          ca: {
+            cert: resolve(dir, mesh.ca.cert),
+            key: resolve(dir, mesh.ca.key),
+            ...(mesh.ca.trust ? { trust: mesh.ca.trust.map((t) => resolve(dir, t)) } : {}),
+          },
+        }
+      : {}),
     apiserver: mesh.apiserver,
     nodePortRange: { min, max },
     clusters,

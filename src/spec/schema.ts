@@ -7,7 +7,7 @@ import * as z from 'zod';
 import type { FindingCode } from '../validate/catalogue.js';
 import { parseCidr, parseIp } from '../util/cidr.js';
 import { parseCiliumVersion } from '../util/version.js';
-import { DEFAULT_DOMAIN, DEFAULT_RELEASE } from '../defaults.js';
+import { SPEC_DEFAULTS as D } from '../defaults.js';
 
 /** Extra data a custom issue carries so it becomes a complete finding. */
 export interface IssueParams {
@@ -120,23 +120,30 @@ export const meshSchema = z.strictObject({
   name: meshName,
   cilium: z.strictObject({
     version: versionString,
-    release: z.string().min(1).default(DEFAULT_RELEASE.release),
-    namespace: z.string().min(1).default(DEFAULT_RELEASE.namespace),
+    release: z.string().min(1).default(D.release),
+    namespace: z.string().min(1).default(D.namespace),
   }),
-  domain: z.string().default(DEFAULT_DOMAIN),
-  maxConnectedClusters: z.union([z.literal(255), z.literal(511)]).default(255),
-  authMode: z.enum(['legacy', 'migration', 'cluster']).default('cluster'),
+  domain: z.string().default(D.domain),
+  maxConnectedClusters: z.union([z.literal(255), z.literal(511)]).default(D.maxConnectedClusters),
+  authMode: z.enum(['legacy', 'migration', 'cluster']).default(D.authMode),
   certificates: z
     .strictObject({
-      method: z.enum(['provided', 'helm', 'cronJob', 'certmanager']).default('provided'),
-      validityDays: z.number().int().min(1).max(36500).default(1095),
-      renewBeforeDays: z.number().int().min(0).max(36500).default(30),
-      keyAlgorithm: z.enum(['ecdsa-p256', 'rsa-2048', 'rsa-4096']).default('ecdsa-p256'),
+      method: z.enum(['provided', 'helm', 'cronJob', 'certmanager']).default(D.certificates.method),
+      // Absent: the chart's default for the mesh's Cilium versions (defaults.ts), filled by the loader.
+      validityDays: z.number().int().min(1).max(36500).optional(),
+      renewBeforeDays: z.number().int().min(0).max(36500).default(D.certificates.renewBeforeDays),
+      keyAlgorithm: z.enum(['ecdsa-p256', 'rsa-2048', 'rsa-4096']).default(D.certificates.keyAlgorithm),
     })
-    .default({ method: 'provided', validityDays: 1095, renewBeforeDays: 30, keyAlgorithm: 'ecdsa-p256' }),
-  ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-  apiserver: z.strictObject({ replicas: z.number().int().min(1).max(100).default(2) }).default({ replicas: 2 }),
-  nodePortRange: nodePortRange.default('30000-32767'),
+    .default({ ...D.certificates }),
+  ca: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      trust: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .optional(),
+  apiserver: z.strictObject({ replicas: z.number().int().min(1).max(100).default(D.apiserverReplicas) }).default({ replicas: D.apiserverReplicas }),
+  nodePortRange: nodePortRange.default(D.nodePortRange),
   // Clusters are checked one by one (clusterSchema) so that a bad cluster does not hide the
   // file-level problems of the good ones.
   clusters: z.array(z.unknown()).min(1),

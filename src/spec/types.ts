@@ -84,15 +84,22 @@ export interface MeshSpec {
   authMode: AuthMode;
   certificates: {
     method: CertMethod;
-    /** Leaf certificate validity for method `provided` (days). */
+    /**
+     * Leaf certificate validity (days): what meshform issues for method `provided`, and the
+     * chart's `tls.auto.certValidityDuration` for the auto methods. Default: the chart's default
+     * of the mesh's Cilium versions (src/defaults.ts: 1095, or 365 with any cluster on 1.20+).
+     */
     validityDays: number;
-    /** Re-issue a leaf certificate when it expires within this many days. */
+    /** The renewal window: re-issue a leaf certificate when it expires within this many days (default 30, src/defaults.ts). */
     renewBeforeDays: number;
     /** Leaf key algorithm for method `provided`. */
     keyAlgorithm: KeyAlgorithm;
   };
-  /** Absolute paths of the shared CA files (required for `provided` and `helm`). */
-  ca?: { cert: string; key: string };
+  /**
+   * Absolute paths of the shared CA files (required for `provided` and `helm`); `trust`: CA
+   * certificates every cluster trusts beside it (rendered as `tls.caBundle`), e.g. while a CA rotates.
+   */
+  ca?: { cert: string; key: string; trust?: string[] };
   apiserver: { replicas: number };
   /** NodePort range of the clusters' kube-apiservers (RKE2 default 30000-32767). */
   nodePortRange: { min: number; max: number };

@@ -5,6 +5,7 @@
  * src must be listed here; docs/rules.md is generated from it.
  */
 import type { Severity } from '../errors.js';
+import { MIN_MINOR, NEWEST_KNOWN_MINOR } from '../util/version.js';
 
 export interface RuleInfo {
   severity: Severity;
@@ -118,12 +119,16 @@ export const RULES = {
   SAN_NOT_COVERED: e('tls', "a peer's dialled address is covered by its server certificate's SANs"),
   SAN_INVALID: e('tls', 'server certificate names are DNS names (labels of a-z, 0-9 and -, optionally starting with *.) or IP addresses'),
   CERT_RENEW_WINDOW: e('certificates', 'renewBeforeDays is shorter than validityDays'),
+  CA_EXPIRES_BEFORE_LEAVES: e('certificates', 'the CA stays valid for the whole life of the certificates issued now (certificates.validityDays), whatever the method (Cilium 1.20 certgen: enforceCAValidityThroughoutLeavesDuration)'),
+  CA_BUNDLE_UNREACHABLE: e('certificates', 'a CA bundle (ca.trust) reaches every component that checks a peer: on Cilium 1.15 KVStoreMesh trusts only the chart-made remote certificate Secret'),
+  CERT_METHOD_HELM_DRIFT: w('certificates', 'stable output needs certificates that do not change between renders'),
+  CERT_METHOD_HELM_RKE2: w('certificates', "on RKE2, the clustermesh certificates must not change at every run of RKE2's helm-controller"),
 
   // Versions.
-  VERSION_TOO_OLD: e('versions', 'every cluster runs Cilium ≥ 1.15: meshform renders 1.15–1.19 (older charts lack clustermesh.maxConnectedClusters and apiserver.tls.authMode)'),
+  VERSION_TOO_OLD: e('versions', `every cluster runs Cilium ≥ 1.${MIN_MINOR}: meshform renders 1.${MIN_MINOR}–1.${NEWEST_KNOWN_MINOR} (older charts lack clustermesh.maxConnectedClusters and apiserver.tls.authMode)`),
   RKE2_VERSION_INVALID: e('versions', 'rke2Version is the version RKE2 reports, vMAJOR.MINOR.PATCH+rke2rN (e.g. v1.32.5+rke2r1)'),
   VERSION_SKEW: e('versions', 'Cilium versions across the mesh are at most one minor apart'),
-  VERSION_UNKNOWN_NEWER: w('versions', 'Cilium minors newer than meshform knows (> 1.19) are rendered in the newest known form'),
+  VERSION_UNKNOWN_NEWER: w('versions', `Cilium minors newer than meshform knows (> 1.${NEWEST_KNOWN_MINOR}) are rendered in the newest known form`),
   CHART_VERSION_MISMATCH: e('versions', 'the chart version matches the Cilium version (1.15.5 ↔ 1.15.5xx, or 1.15.5 upstream)'),
 
   // Datapath.
@@ -160,12 +165,15 @@ export const RULES = {
   CA_IMPORT_MISSING: e('ca', 'ca import reads a folder with ca.crt/ca.key, a PEM certificate with its key beside it, or a Secret manifest'),
   CA_IMPORT_FORMAT: e('ca', 'an imported CA is PEM files or a cilium-ca Secret with ca.crt and ca.key'),
   CA_IMPORT_KEY_MISSING: e('ca', 'an imported CA comes with its private key'),
+  CA_TRUST_NOT_PEM: e('ca', 'every ca.trust file holds PEM certificates (-----BEGIN CERTIFICATE-----)'),
+  CA_TRUST_NOT_CA: e('ca', 'every certificate in ca.trust is a CA certificate'),
+  CA_TRUST_DUPLICATE: w('ca', 'each CA is trusted once: ca.trust repeats neither ca.cert nor itself'),
+  CA_TRUST_EXPIRED: w('ca', 'a trusted CA that has expired verifies nothing and is left out of the bundle'),
   SPEC_NO_CA: e('ca', 'the spec says where the shared CA lives: ca: {cert: ca/ca.crt, key: ca/ca.key}'),
 
   // The plan.
   CERTS_MISSING: e('plan', 'method provided renders certificates issued from the shared CA for every cluster'),
   VALUES_SECRETS_UNSUPPORTED: w('plan', 'HelmChartConfig spec.valuesSecrets needs RKE2 ≥ 1.30.12, 1.31.8, 1.32.4 or 1.33.0'),
-  CERT_METHOD_HELM_DRIFT: w('plan', 'stable output needs certificates that do not change between renders'),
   CERT_MANAGER_ISSUER: w('plan', 'cert-manager must sign with the shared CA in every cluster'),
 
   // Command-line usage (exit 2).

@@ -80,10 +80,3 @@ export const checkMaxConnected: Rule = (spec, ctx, out) => {
     }
   }
 };
-
-export const checkCertificates: Rule = (spec, _ctx, out) => {
-  const { validityDays, renewBeforeDays } = spec.certificates;
-  if (renewBeforeDays >= validityDays) {
-    out.add('CERT_RENEW_WINDOW', 'certificates.renewBeforeDays', String(renewBeforeDays), `renewBeforeDays ${renewBeforeDays} is not shorter than validityDays ${validityDays}: every render would re-issue every certificate`, 'make renewBeforeDays smaller than validityDays (default 30 of 1095)');
-  }
-};

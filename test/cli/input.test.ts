@@ -91,7 +91,7 @@ test('Cilium 1.14 and an unparseable rke2Version are refused, naming the support
   const old = meshform(['render', 'mesh.yaml', '--out', 'out'], { cwd: dir });
   // A rule the spec breaks: exit 1 (findings), as from validate (src/exit.ts).
   await assertRefused(dir, before, old, /VERSION_TOO_OLD/, 1);
-  assert.match(old.stderr, /1\.15–1\.19/);
+  assert.match(old.stderr, /1\.15–1\.20/);
   await writeFile(join(dir, 'mesh.yaml'), spec.replace(/rke2Version: \S+/, 'rke2Version: latest'));
   await assertRefused(dir, before, meshform(["render", "mesh.yaml", "--out", "out"], { cwd: dir }), /RKE2_VERSION_INVALID at clusters\[0\]\.rke2Version/, 1);
 });

@@ -6,6 +6,7 @@ import { mkdtemp, writeFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueLeaves, storeKey } from '../../src/pki/leaf.js';
+import { serverCertNames } from '../../src/pki/names.js';
 import { certStoreFiles, readCertStore } from '../../src/pki/store.js';
 import type { IssuedCert, LeafRequest } from '../../src/pki/types.js';
 import type { AuthMode } from '../../src/spec/types.js';
@@ -221,4 +222,25 @@ test('cert store: files under secrets/, read back for reuse, missing files ignor
   assert.deepEqual(again.map((c) => c.reused), [true, true, true, true, false, true]);
   assert.equal((await stat(join(dir, 'secrets/a/certs/server.key'))).mode & 0o777, 0o600);
   assert.equal((await readCertStore(join(dir, 'nothing-here'), ['a'])).size, 0);
+});
+
+test('server certificate names follow the chart of the cluster\'s version: 1.20 CN clustermesh-apiserver.<ns>.svc', () => {
+  const c = (ciliumVersion?: string) => ({
+    name: 'east',
+    ...(ciliumVersion ? { ciliumVersion } : {}),
+    endpoint: { type: 'NodePort' as const, nodePort: 30000, ips: [] },
+    tls: { extraDnsNames: ['x.example.net'], extraIpAddresses: [] },
+  });
+  const mesh = { domain: 'mesh.cilium.io', cilium: { namespace: 'cilium' } };
+  const n20 = serverCertNames(c('1.20.2'), mesh);
+  assert.equal(n20.commonName, 'clustermesh-apiserver.cilium.svc');
+  assert.deepEqual(n20.dnsNames, ['*.mesh.cilium.io', 'clustermesh-apiserver.cilium.svc', 'east.mesh.cilium.io', 'x.example.net']);
+  assert.deepEqual(n20.ipAddresses, ['127.0.0.1', '::1']);
+  assert.deepEqual(serverCertNames(c('1.21.0'), mesh).commonName, 'clustermesh-apiserver.cilium.svc');
+  for (const v of ['1.19.6', '1.15.5', undefined, 'garbage']) {
+    const n = serverCertNames(c(v), mesh);
+    assert.equal(n.commonName, 'clustermesh-apiserver.cilium.io', String(v));
+    assert.deepEqual(n.dnsNames, ['*.mesh.cilium.io', 'clustermesh-apiserver.cilium.io', 'clustermesh-apiserver.cilium.svc', 'east.mesh.cilium.io', 'x.example.net']);
+  }
+  assert.deepEqual(n20.extra, serverCertNames(c('1.19.6'), mesh).extra);
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMesh, rke2SupportsValuesSecrets } from '../../src/plan/plan.js';
 import { MeshformError } from '../../src/errors.js';
+import { featuresOf, parseCiliumVersion } from '../../src/util/version.js';
 import { FAKE_CA, fakeCertsFor, makeSpec } from '../render/helpers.js';
 
 test('valuesSecrets support follows the RKE2 releases that have it', () => {
@@ -38,12 +39,14 @@ test('dial, service and SANs follow the endpoint', () => {
   assert.deepEqual(c!.service, { type: 'LoadBalancer', loadBalancerIP: '203.0.113.9' });
 });
 
-test('warnings: method helm drift, inline secrets on old RKE2, unknown newer Cilium', () => {
-  const spec = makeSpec(2, { method: 'helm', rke2Version: 'v1.29.1+rke2r1', version: '1.20.1' });
+test('warnings: inline secrets on old RKE2, unknown newer Cilium (the helm method is validate\'s)', () => {
+  const spec = makeSpec(2, { method: 'helm', rke2Version: 'v1.29.1+rke2r1', version: '1.21.0' });
   const plan = planMesh(spec, { ca: FAKE_CA });
   const codes = plan.warnings.map((w) => w.code).sort();
-  assert.deepEqual(codes, ['CERT_METHOD_HELM_DRIFT', 'VALUES_SECRETS_UNSUPPORTED', 'VALUES_SECRETS_UNSUPPORTED', 'VERSION_UNKNOWN_NEWER', 'VERSION_UNKNOWN_NEWER']);
-  assert.equal(plan.clusters[0]!.features.clustersMap, true);
+  assert.deepEqual(codes, ['VALUES_SECRETS_UNSUPPORTED', 'VALUES_SECRETS_UNSUPPORTED', 'VERSION_UNKNOWN_NEWER', 'VERSION_UNKNOWN_NEWER']);
+  assert.match(plan.warnings.find((w) => w.code === 'VERSION_UNKNOWN_NEWER')!.message, /rendered in the 1\.20 form/);
+  // 1.21 renders as the newest known minor does.
+  assert.deepEqual(plan.clusters[0]!.features, { ...featuresOf(parseCiliumVersion('1.20.2')!), unknownNewer: true });
   assert.ok(plan.warnings.every((w) => w.severity === 'warning' && w.path && w.fix));
 });
 

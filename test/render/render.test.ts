@@ -110,6 +110,59 @@ test('version forms: list vs map peers, certs in values vs pre-created Secrets, 
   assert.deepEqual(Object.keys(local.data).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
 });
 
+test('1.20 form: pre-created Secrets only, no enableSecrets, server SANs under tls.auto.server, the chart validity set for auto methods', () => {
+  const valuesOf = (spec: MeshSpec, c = 'c000') => parse(render(spec).files.find((f) => f.path === `values/${c}.yaml`)!.content);
+  const spec = makeSpec(2, { version: '1.20.2', values: () => valuesFile(USER) });
+  spec.clusters[0]!.tls.extraIpAddresses = ['203.0.113.5'];
+  const { files } = render(spec);
+  assert.deepEqual(
+    files.filter((f) => f.path.startsWith('secrets/c000/clustermesh')).map((f) => f.path),
+    ['admin', 'local', 'remote', 'server'].map((k) => `secrets/c000/clustermesh-apiserver-${k}-cert.yaml`),
+  );
+  const secretValues = parse(files.find((f) => f.path === 'secrets/c000.values.yaml')!.content);
+  assert.deepEqual(Object.keys(secretValues), ['tls'], 'no certificates in values: the 1.20 chart refuses them');
+  const tls = valuesOf(spec).clustermesh.apiserver.tls;
+  assert.equal(tls.enableSecrets, undefined);
+  assert.equal(tls.server.extraDnsNames, undefined, 'the user\'s tls.server keeps only what the user wrote');
+  assert.deepEqual(tls.auto, { enabled: false, server: { extraDnsNames: ['c000.mesh.cilium.io'], extraIpAddresses: ['203.0.113.5'] } });
+  for (const method of ['helm', 'cronJob', 'certmanager'] as const) {
+    const auto = valuesOf(makeSpec(2, { version: '1.20.2', method })).clustermesh.apiserver.tls.auto;
+    assert.equal(auto.certValidityDuration, 1095, method);
+    assert.deepEqual(auto.server.extraDnsNames, ['c000.mesh.cilium.io'], method);
+    const before = valuesOf(makeSpec(2, { version: '1.19.6', method })).clustermesh.apiserver.tls;
+    assert.equal(before.auto.server, undefined, method);
+    assert.deepEqual(before.server.extraDnsNames, ['c000.mesh.cilium.io'], method);
+  }
+  assert.equal(valuesOf(makeSpec(2, { version: '1.20.2' })).clustermesh.apiserver.tls.auto.certValidityDuration, undefined, 'provided: meshform issues');
+});
+
+test('a CA bundle (ca.trust): tls.caBundle with the shared CA first; 1.16–1.17 with KVStoreMesh pre-create every certificate with the bundle as ca.crt', () => {
+  const OLD = { path: '/in-memory/old.crt', certPem: '-----BEGIN CERTIFICATE-----\nOLD-CA\n-----END CERTIFICATE-----\n', subject: 'CN=old', fingerprint256: 'FP:OLD', notBefore: FAKE_CA.notBefore, notAfter: FAKE_CA.notAfter };
+  const renderBundled = (version: string, kvstoremesh?: boolean) => {
+    const spec = makeSpec(2, { version });
+    if (kvstoremesh !== undefined) for (const c of spec.clusters) c.kvstoremesh = kvstoremesh;
+    const plan = planMesh(spec, { ca: { ...FAKE_CA, trust: [OLD] }, certs: fakeCertsFor(spec) });
+    return renderMesh(plan, { targets: ALL_TARGETS });
+  };
+  const bundle = FAKE_CA.certPem + OLD.certPem;
+  for (const version of ['1.15.19', '1.16.19', '1.17.14', '1.18.11', '1.19.0', '1.20.2']) {
+    const files = renderBundled(version);
+    const v = parse(files.find((f) => f.path === 'values/c000.yaml')!.content);
+    assert.deepEqual(v.tls, { caBundle: { enabled: true, content: bundle } }, version);
+    for (const f of files.filter((x) => x.role === 'certSecret')) {
+      assert.equal(Buffer.from(parse(f.content).data['ca.crt'], 'base64').toString(), bundle, `${version} ${f.path}`);
+    }
+    const preCreated = files.filter((f) => f.path.startsWith('secrets/c000/clustermesh')).length;
+    const minor = Number(version.split('.')[1]);
+    assert.equal(preCreated, minor === 15 ? 0 : minor === 18 ? 1 : 4, version);
+    if (minor === 16 || minor === 17) assert.equal(v.clustermesh.apiserver.tls.enableSecrets, false, version);
+  }
+  // 1.16 without KVStoreMesh: its agents read the bundle, so the certificates stay in values.
+  assert.deepEqual([...new Set(renderBundled('1.16.19', false).filter((f) => f.role === 'certSecret').map((f) => f.path.replace(/^secrets\/c00\d\//, '')))], ['clustermesh-apiserver-local-cert.yaml']);
+  // Without ca.trust nothing changes: no tls.caBundle.
+  assert.equal(parse(render(makeSpec(2, { version: '1.20.2' })).files.find((f) => f.path === 'values/c000.yaml')!.content).tls, undefined);
+});
+
 test('rke2: valuesSecrets where RKE2 allows, else inline under secrets/; Fleet ships only the former', () => {
   const spec = makeSpec(2, { version: '1.17.6' });
   spec.clusters[1]!.rke2Version = 'v1.31.7+rke2r1';

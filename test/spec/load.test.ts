@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MeshformError, type Finding } from '../../src/errors.js';
 import { loadFacts, loadSpec, parseFacts, parseSpec } from '../../src/spec/load.js';
+import { SPEC_DEFAULTS } from '../../src/defaults.js';
 import { validateSpec } from '../../src/validate/rules.js';
 
 const now = new Date('2025-01-01T00:00:00Z');
@@ -67,6 +68,18 @@ test('both examples load and validate without errors', async () => {
   assert.equal(m1!.hubbleUiNodePort, 31235);
   assert.deepEqual(m1!.peers, ['mesh02']);
   assert.equal(seed.ca!.cert, resolve('examples/seed/ca/ca.crt'));
+});
+
+test('leaf validity defaults to the chart default of the mesh\'s versions (365 from 1.20), an explicit one wins', () => {
+  const days = (text: string) => parseSpec(text, '/x/mesh.yaml').certificates.validityDays;
+  assert.equal(days(MIN), 1095);
+  assert.equal(days(MIN.replace('version: 1.16.3', 'version: 1.20.2')), 365);
+  assert.equal(days(MIN.replace('version: 1.16.3', 'version: 1.19.6').replace('    id: 2\n', '    id: 2\n    ciliumVersion: 1.20.1\n')), 365);
+  assert.equal(days(MIN.replace('version: 1.16.3', 'version: 1.21.0')), 365);
+  assert.equal(days(MIN.replace('version: 1.16.3}', 'version: 1.20.2}\ncertificates: {validityDays: 730}')), 730);
+  const s = parseSpec(MIN.replace('version: 1.16.3}', 'version: 1.20.2}\nca: {cert: ca/ca.crt, key: ca/ca.key, trust: [old/ca.crt]}'), '/x/mesh.yaml');
+  assert.deepEqual(s.ca, { cert: '/x/ca/ca.crt', key: '/x/ca/ca.key', trust: ['/x/old/ca.crt'] });
+  assert.equal(s.certificates.renewBeforeDays, SPEC_DEFAULTS.certificates.renewBeforeDays);
 });
 
 test('defaults and normalisation', () => {

@@ -6,6 +6,8 @@ import type { Facts, NodeFact } from '../../src/kube/facts.js';
 import type { ClusterSpec, MeshSpec, ValuesFile } from '../../src/spec/types.js';
 import { RULES, validateSpec, type ValidateContext } from '../../src/validate/rules.js';
 import { buildSpec } from './builder.js';
+import { SecretPem } from '../../src/pki/secret.js';
+import type { CaMaterial } from '../../src/pki/types.js';
 
 const now = new Date('2025-01-01T00:00:00Z');
 
@@ -41,6 +43,16 @@ interface Case {
   n?: number;
   severity?: 'error' | 'warning';
 }
+
+/** A CA (certificate text left out: validate reads only its dates) with `days` days left at `now`. */
+const caExpiring = (days: number): CaMaterial => ({
+  certPem: '',
+  key: new SecretPem(''),
+  subject: 'CN=test CA',
+  fingerprint256: 'AA',
+  notBefore: new Date(now.getTime() - 86_400_000),
+  notAfter: new Date(now.getTime() + days * 86_400_000),
+});
 
 const c0 = (s: MeshSpec) => s.clusters[0]!;
 const c1 = (s: MeshSpec) => s.clusters[1]!;
@@ -172,6 +184,61 @@ const cases: Case[] = [
   },
   { code: 'SAN_INVALID', path: 'clusters[1].tls.extraDnsNames[1]', mutate: (s) => void (c1(s).tls.extraDnsNames = ['ok.example.net', 'not a name']) },
   { code: 'CERT_RENEW_WINDOW', path: 'certificates.renewBeforeDays', mutate: (s) => void (s.certificates.renewBeforeDays = 2000) },
+  // A CA with 1000 days left cannot carry the default 1095-day leaves, whatever the method.
+  ...(['provided', 'helm', 'cronJob', 'certmanager'] as const).map((method): Case => ({
+    code: 'CA_EXPIRES_BEFORE_LEAVES',
+    path: 'certificates.validityDays',
+    mutate: (s) => {
+      s.certificates.method = method;
+      return { now, ca: caExpiring(1000) };
+    },
+  })),
+  // cronJob without a shared CA: certgen's own CA lives tls.ca.certValidityDuration days (chart default 1095).
+  {
+    code: 'CA_EXPIRES_BEFORE_LEAVES',
+    path: 'certificates.validityDays',
+    mutate: (s) => {
+      Object.assign(s.certificates, { method: 'cronJob', validityDays: 2000 });
+      delete s.ca;
+    },
+  },
+  {
+    code: 'CA_EXPIRES_BEFORE_LEAVES',
+    path: 'clusters[1].values',
+    mutate: (s) => {
+      s.certificates.method = 'cronJob';
+      delete s.ca;
+      values(c1(s), 'tls:\n  ca:\n    certValidityDuration: 400\n');
+    },
+  },
+  {
+    code: 'CA_BUNDLE_UNREACHABLE',
+    path: 'clusters[0].kvstoremesh',
+    mutate: (s) => {
+      s.ca!.trust = ['/virtual/old-ca.crt'];
+      c0(s).kvstoremesh = true;
+    },
+  },
+  {
+    code: 'CA_BUNDLE_UNREACHABLE',
+    path: 'clusters[1].kvstoremesh',
+    mutate: (s) => {
+      s.ca!.trust = ['/virtual/old-ca.crt'];
+      s.certificates.method = 'cronJob';
+      for (const c of s.clusters) [c.ciliumVersion, c.chartVersion] = ['1.17.14', '1.17.1400'];
+      c0(s).kvstoremesh = false;
+    },
+  },
+  { code: 'CERT_METHOD_HELM_RKE2', path: 'certificates.method', severity: 'warning', mutate: (s) => void (s.certificates.method = 'helm') },
+  {
+    code: 'CERT_METHOD_HELM_DRIFT',
+    path: 'certificates.method',
+    severity: 'warning',
+    mutate: (s) => {
+      s.certificates.method = 'helm';
+      s.cilium.release = 'cilium';
+    },
+  },
   // versions
   { code: 'VERSION_INVALID', path: 'clusters[1].ciliumVersion', mutate: (s) => void (c1(s).ciliumVersion = '1.15') },
   { code: 'VERSION_INVALID', path: 'clusters[0].chartVersion', mutate: (s) => void (c0(s).chartVersion = 'latest') },
@@ -204,9 +271,9 @@ const cases: Case[] = [
     path: 'clusters[1].ciliumVersion',
     severity: 'warning',
     mutate: (s) => {
-      for (const c of s.clusters) [c.ciliumVersion, c.chartVersion] = ['1.20.1', '1.20.100'];
-      c0(s).ciliumVersion = '1.19.3';
-      c0(s).chartVersion = '1.19.300';
+      for (const c of s.clusters) [c.ciliumVersion, c.chartVersion] = ['1.21.0', '1.21.0'];
+      c0(s).ciliumVersion = '1.20.2';
+      c0(s).chartVersion = '1.20.200';
     },
   },
   { code: 'CHART_VERSION_MISMATCH', path: 'clusters[0].chartVersion', mutate: (s) => void (c0(s).chartVersion = '1.15.600') },
@@ -288,6 +355,36 @@ test('every validator code in the catalogue has a test case or is a load-time co
     (k) => !loadOnly.has(k) && !tested.has(k as keyof typeof RULES) && !elsewhere.has(RULES[k as keyof typeof RULES].area),
   );
   assert.deepEqual(missing, []);
+});
+
+test('a CA that outlives the leaves passes; the fix names the longest validity that fits', () => {
+  const s = buildSpec(2);
+  assert.deepEqual(validateSpec(s, { now, ca: caExpiring(1096) }), []);
+  const f = validateSpec(s, { now, ca: caExpiring(1000) }).find((x) => x.code === 'CA_EXPIRES_BEFORE_LEAVES')!;
+  assert.match(f.message, /expires on 2027-09-28, before certificates issued now for 1095 days would \(2028-01-01\)/);
+  assert.match(f.fix, /at most 1000$/);
+  s.certificates.validityDays = 1000;
+  assert.deepEqual(validateSpec(s, { now, ca: caExpiring(1000) }), []);
+});
+
+test('a CA bundle reaches KVStoreMesh: 1.15 without it, 1.16–1.17 through pre-created Secrets, 1.18+ by the chart', () => {
+  for (const [version, kvstoremesh] of [['1.15.19', false], ['1.16.19', true], ['1.17.14', true], ['1.18.11', true], ['1.20.2', true]] as const) {
+    const s = buildSpec(2);
+    s.ca!.trust = ['/virtual/old-ca.crt'];
+    for (const c of s.clusters) [c.ciliumVersion, c.chartVersion, c.kvstoremesh] = [version, version, kvstoremesh];
+    assert.deepEqual(validateSpec(s, { now }), [], version);
+  }
+});
+
+test('the helm method trap is named on RKE2 by an rke2Version too, and provided is the fix', () => {
+  const s = buildSpec(2);
+  s.certificates.method = 'helm';
+  s.cilium.release = 'cilium';
+  c1(s).rke2Version = 'v1.33.1+rke2r1';
+  const f = validateSpec(s, { now });
+  assert.deepEqual(f.map((x) => x.code), ['CERT_METHOD_HELM_RKE2']);
+  assert.match(f[0]!.message, /helm-controller/);
+  assert.match(f[0]!.fix, /^use certificates\.method provided/);
 });
 
 test('cilium-cli style messages name the value and the range', () => {
