@@ -261,6 +261,17 @@ export function identityFindings(expected: ExpectedIdentity, facts: ClusterFacts
   }
   const renamed = !!facts.clusterName && facts.clusterName !== 'default' && facts.clusterName !== expected.name;
   const idChanged = facts.clusterId !== undefined && facts.clusterId !== 0 && facts.clusterId !== expected.id;
+  if (renamed && facts.peers?.includes(expected.name)) {
+    // A cluster never peers with itself: one that lists the expected cluster as a peer is another
+    // cluster of the mesh, not this one renamed.
+    out.push({
+      code: 'CLUSTER_IDENTITY_MISMATCH', severity: 'error', path: `${path}.context`, value: facts.clusterName, scope: { kind: 'cluster', cluster: expected.name },
+      message: `cluster ${expected.name}: the context points at ${facts.clusterName}, a peer of ${expected.name} (its values list ${expected.name} as a peer), not at ${expected.name}`,
+      rule: 'each spec cluster must be reached through its own kubeconfig context',
+      fix: `point kubeconfig/context of ${expected.name} at the right cluster`,
+    });
+    return out;
+  }
   if ((renamed || idChanged) && facts.peers && facts.peers.length > 0) {
     const live = { name: facts.clusterName && facts.clusterName !== 'default' ? facts.clusterName : expected.name, id: facts.clusterId ?? expected.id };
     const change = [renamed ? `name ${live.name} → ${expected.name}` : '', idChanged ? `ID ${live.id} → ${expected.id}` : ''].filter(Boolean).join(', ');

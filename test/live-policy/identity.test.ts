@@ -31,6 +31,10 @@ test('a meshed cluster renamed or re-numbered is refused even with --allow-ident
   assert.deepEqual(identityFindings({ name: 'mesh02b', id: 7 }, lone).map((f) => [f.code, f.severity]), [['CLUSTER_IDENTITY_MISMATCH', 'error'], ['CLUSTER_ID_CHANGE', 'error']]);
   assert.deepEqual(identityFindings({ name: 'mesh02b', id: 7 }, lone, { allowIdentityChange: true }).map((f) => f.severity), ['warning', 'warning']);
   assert.deepEqual(identityFindings({ name: 'mesh02', id: 2 }, meshed), [], 'no change, nothing to say');
+  // The context points at mesh02, which lists mesh01 as its peer: not mesh01 renamed, but the wrong cluster.
+  const wrong = identityFindings({ name: 'mesh01', id: 1, index: 0 }, meshed, { allowIdentityChange: true });
+  assert.deepEqual(wrong.map((f) => [f.code, f.severity, f.path]), [['CLUSTER_IDENTITY_MISMATCH', 'error', 'clusters[0].context']]);
+  assert.match(wrong[0]!.message, /the context points at mesh02, a peer of mesh01/);
 });
 
 test('on a running mesh: a rename is refused before any write; the guided sequence (disconnect, rename with ID, reconnect) goes through', async () => {
