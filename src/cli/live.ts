@@ -6,15 +6,22 @@
  * in-process on in-memory clients in tests.
  */
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { MeshformError, hasErrors } from '../errors.js';
-import { exitCodeFor } from '../exit.js';
+import { exitCodeFor, worstExitCode } from '../exit.js';
+import { readBoundedSync } from '../util/bounded-read.js';
+import { describeWave } from '../apply/membership.js';
+import { clearFailed, leavingTarget, nothingToClear, planRollout, recordedClusters, statusGate } from '../apply/rollout.js';
+import { applyInWaves, wavesReport, type WavesResult } from '../apply/waves.js';
 import type { Prepared } from '../prepare.js';
 import { preparedOrExit } from './spec.js';
 import { connectSpec, kubeconfigConnector, type ConnectFlags, type Connector } from '../kube/connect.js';
 import { discoverAll } from '../discover/discover.js';
-import { initSpecFromFacts } from '../discover/init.js';
+import { appendClusters, initSpecFromFacts } from '../discover/init.js';
+import { parseSpec } from '../spec/load.js';
+import { validateSpec } from '../validate/rules.js';
+import { RULES } from '../validate/catalogue.js';
 import { OutputFolder } from '../write/atomic.js';
 import { writeUserFile, writeUserFiles } from '../write/user.js';
 import type { RenderedFile } from '../render/types.js';
@@ -115,9 +122,10 @@ export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags 
 // ---------------------------------------------------------------------------------------------
 export async function initCommand(
   io: Io,
-  opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string },
+  opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string },
   deps: LiveDeps = {},
 ): Promise<number> {
+  if (opts.add !== undefined && opts.context.length > 0) return initAddCommand(io, opts.add, opts, deps);
   if (opts.context.length === 0) {
     throw new MeshformError('no --context', [
       {
@@ -168,6 +176,77 @@ export async function initCommand(
   return exitCodeFor(hasErrors(r.findings) ? 'findings' : 'ok');
 }
 
+/**
+ * `init --add mesh.yaml --context NEW`: discovers NEW, and appends its entry to the existing spec
+ * (comments kept) with the next free ID and NodePort, its values file beside it; the spec with the
+ * new cluster is validated first, and nothing is written when it breaks a rule.
+ */
+async function initAddCommand(
+  io: Io,
+  specPath: string,
+  opts: { kubeconfig?: string; context: string[]; requestTimeout?: string; force: boolean },
+  deps: LiveDeps,
+): Promise<number> {
+  const p = await prepareOrExit(io, specPath, {});
+  if (typeof p === 'number') return p;
+  const { spec } = p;
+  const kubeconfig = opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : undefined;
+  const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout, '--request-timeout') : undefined;
+  const dup = opts.context.filter((ctx) => spec.clusters.some((c) => c.context === ctx));
+  if (dup.length) {
+    io.err(formatFindings([{ code: 'INIT_ALREADY_IN_SPEC', severity: 'error', path: '--context', value: dup.join(', '),
+      message: `context ${dup.join(', ')} is already used by ${spec.clusters.filter((c) => c.context !== undefined && dup.includes(c.context)).map((c) => c.name).join(', ')} in ${specPath}`,
+      rule: RULES.INIT_ALREADY_IN_SPEC.rule, fix: 'give the context of a cluster that is not in the mesh yet' }]));
+    return exitCodeFor('findings');
+  }
+  const connector = deps.connector ?? kubeconfigConnector;
+  const targets = opts.context.map((context) => ({ name: context, client: connector({ name: context, kubeconfig, context, timeoutMs }, io.env) }));
+  io.err(`discovering ${targets.length} cluster(s)…`);
+  const { facts, failures } = await discoverAll(targets, { ref: releaseRefOf(spec) });
+  if (failures.length) {
+    reportFailures(io, new Map(failures.map((f) => [f.cluster, f.error])));
+    io.err(`meshform: init --add needs every new cluster: nothing was written`);
+    return exitCodeFor('cluster');
+  }
+  const known = opts.context.filter((ctx) => spec.clusters.some((c) => c.name === facts.clusters[ctx]?.clusterName));
+  if (known.length) {
+    io.err(formatFindings([{ code: 'INIT_ALREADY_IN_SPEC', severity: 'error', path: '--context', value: known.join(', '),
+      message: `the cluster behind context ${known.join(', ')} already runs Cilium as ${known.map((k) => facts.clusters[k]?.clusterName).join(', ')}, a cluster of ${specPath}`,
+      rule: RULES.INIT_ALREADY_IN_SPEC.rule, fix: 'give the context of a cluster that is not in the mesh yet (or fix the context of the spec cluster)' }]));
+    return exitCodeFor('findings');
+  }
+  const specDir = dirname(spec.path);
+  const r = initSpecFromFacts(
+    opts.context.map((context) => ({ fallbackName: context, context, kubeconfig: kubeconfig ? relative(specDir, kubeconfig) : undefined, facts: facts.clusters[context] ?? {} })),
+    {
+      meshName: spec.name, domain: spec.domain, ciliumVersion: spec.cilium.version, release: spec.cilium.release, namespace: spec.cilium.namespace,
+      taken: {
+        names: spec.clusters.map((c) => c.name),
+        ids: spec.clusters.map((c) => c.id),
+        nodePorts: spec.clusters.flatMap((c) => (c.endpoint.type === 'NodePort' ? [c.endpoint.nodePort] : [])),
+      },
+    },
+  );
+  const text = readBoundedSync(spec.path, 16 * 1024 * 1024);
+  if (!text.ok) throw new MeshformError(`cannot read ${specPath}`, []);
+  const specText = text.bytes.toString('utf8');
+  // Checked before anything is written: the spec with the new clusters (their values files not written yet, so left out here).
+  const check = parseSpec(appendClusters(specText, r.clusters.map(({ values: _v, ...e }) => e)), spec.path);
+  const findings = [...r.findings, ...validateSpec(check, { ca: p.ca, caFindings: [], now: io.now() }).filter((f) => !p.findings.some((o) => o.code === f.code && o.path === f.path))];
+  if (findings.length) io.err(formatFindings(findings));
+  if (hasErrors(findings)) {
+    io.err(formatFindings([{ code: 'INIT_ADD_INVALID', severity: 'error', path: 'clusters', value: r.clusters.map((c) => String(c['name'])).join(', '),
+      message: `${specPath} with ${r.clusters.map((c) => String(c['name'])).join(', ')} added breaks the rules above: nothing was written`,
+      rule: RULES.INIT_ADD_INVALID.rule, fix: 'fix what the errors above name (or add the cluster by hand), then run init --add again' }]));
+    return exitCodeFor('findings');
+  }
+  writeUserFiles(specDir, r.files, { replace: opts.force });
+  writeUserFile(spec.path, appendClusters(specText, r.clusters), { mode: 0o644, replace: true });
+  io.out(`Added ${r.clusters.map((c) => `${String(c['name'])} (id ${String(c['id'])})`).join(', ')} to ${specPath}${r.files.length ? `; wrote ${r.files.map((f) => join(relative(io.cwd, specDir) || '.', f.path)).join(', ')}` : ''}`);
+  io.out(`Next: meshform apply ${specPath} --out <out> --dry-run   (the new cluster joins first, then the others add it)`);
+  return exitCodeFor('ok');
+}
+
 // ---------------------------------------------------------------------------------------------
 export async function applyCommand(
   io: Io,
@@ -187,10 +266,19 @@ export async function applyCommand(
     only?: string;
     /** false (`--no-progress`): plain progress lines even on a terminal. */
     progress?: boolean;
+    /** `--waves a,b;c`. */
+    waves?: string;
+    /** `--wave-size N`. */
+    waveSize?: string;
+    /** `--prune`: clear the clusters taken out of the spec. */
+    prune?: boolean;
+    /** `--gate-timeout`: how long each gate between waves waits. */
+    gateTimeout?: string;
   },
   deps: LiveDeps = {},
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const gateTimeoutMs = parseDuration(opts.gateTimeout ?? '5m', '--gate-timeout');
   const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
@@ -219,6 +307,15 @@ export async function applyCommand(
   }
   if (admission.warnings.length) io.err(formatFindings(admission.warnings));
   const outDir = resolve(io.cwd, opts.out);
+  // The previous render's record (read before this render replaces it): who was in the mesh, and how to reach them.
+  const previous = readBoundedSync(join(outDir, 'plan.json'), 64 * 1024 * 1024);
+  const rollout = planRollout(p.spec, live, recordedClusters(previous.ok ? previous.bytes.toString('utf8') : undefined), {
+    ...(opts.waves !== undefined ? { waves: opts.waves } : {}),
+    ...(opts.waveSize !== undefined ? { waveSize: Number(opts.waveSize) } : {}),
+    prune: opts.prune === true,
+    ...(only ? { only } : {}),
+  }, specPath);
+  if (rollout.findings.length) io.err(formatFindings(rollout.findings));
   const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, readOnly: opts.dryRun, display: opts.out });
   let rendered: Awaited<ReturnType<typeof renderForLive>>;
   try {
@@ -231,18 +328,45 @@ export async function applyCommand(
   if (opts.method === 'helm') io.err(`warning: ${HELM_CONTROLLER_WARNING}`);
 
   const targets = applyTargets(p.spec, live.connected, rendered, opts.method, opts.chart).filter((t) => !only || only.includes(t.name));
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const clearErrors: MeshformError[] = [];
+  for (const r of rollout.prune) {
+    const conn = r.connection ?? {};
+    try {
+      const client = (deps.connector ?? kubeconfigConnector)({ name: r.name, kubeconfig: conn.kubeconfig !== undefined ? resolve(p.spec.dir, conn.kubeconfig) : opts.kubeconfig, context: conn.context, timeoutMs: connectFlags(opts).timeoutMs }, io.env);
+      const t = await leavingTarget(r.name, client, releaseRefOf(p.spec));
+      if (t) byName.set(r.name, t);
+      else io.err(formatFindings([nothingToClear(r.name)]));
+    } catch (err) {
+      clearErrors.push(clearFailed(r.name, err, conn.context));
+    }
+  }
+  for (const e of clearErrors) io.err(formatFindings(e.findings));
+  const waves = rollout.waves.map((w) => (w.kind === 'leave' ? { ...w, clusters: w.clusters.filter((n) => byName.has(n)) } : w)).filter((w) => w.clusters.length > 0);
+  if (waves.length > 1 || opts.dryRun) for (const w of waves) io.err(describeWave(w));
   const terminal = errTerminalOf(io);
   const progress = startApplyProgress({
-    clusters: targets.map((t) => t.name),
+    clusters: waves.flatMap((w) => w.clusters),
     mode: progressMode({ terminal: terminal !== undefined, progress: opts.progress, env: io.env }),
     now: Date.now,
     writeLine: (line) => io.err(line),
     terminal,
     heldStream: terminal === process.stderr ? process.stdout : undefined,
   });
-  let applied: Awaited<ReturnType<typeof applyMesh>> | undefined;
+  let applied: WavesResult | undefined;
+  const clients = new Map(live.connected.map((c) => [c.name, c.client]));
+  const gate = statusGate(rollout.input, clients, {
+    namespace: p.spec.cilium.namespace,
+    timeoutMs: gateTimeoutMs,
+    onPoll: (ready, total, ms) => io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] gate: ${ready}/${total} links both ends configure are ready`),
+  });
   try {
-    applied = await applyMesh(targets, {
+    applied = await applyInWaves(waves, byName, {
+      onWave: (w, phase, g) => {
+        if (waves.length < 2) return;
+        if (phase === 'gate') io.err(`wave ${w.index} applied: waiting until every link both ends configure is ready (--gate-timeout ${opts.gateTimeout ?? '5m'})`);
+        if (phase === 'done' && g) io.err(`wave ${w.index}: ${g.ready ? `gate passed after ${(g.elapsedMs / 1000).toFixed(1)} s (${g.links} links ready)` : `gate NOT passed after ${(g.elapsedMs / 1000).toFixed(1)} s: ${g.notReady.map((m) => `${m.cluster}→${m.peer} ${m.ready}/${m.total}`).join(', ')}`}`);
+      },
       method: opts.method,
       dryRun: opts.dryRun,
       ...releaseRefOf(p.spec),
@@ -251,20 +375,24 @@ export async function applyCommand(
       preflight: preflightOf(live, p.spec),
       helmRunner: opts.method === 'helm' ? (deps.helmRunner ?? spawnHelm(opts.helm ?? 'helm')) : undefined,
       onEvent: (e) => progress.onEvent(e),
-    });
+    }, gate);
   } finally {
     // Rows end before the summary reaches stdout, also when the apply threw.
-    await progress.close(applied);
+    await progress.close(applied?.apply);
   }
-  const result = applied;
-  if (opts.output === 'json') io.out(JSON.stringify(applyReport(result), null, 2));
+  const result = applied.apply;
+  if (opts.output === 'json') io.out(JSON.stringify({ ...(applyReport(result) as object), ...wavesReport(applied) }, null, 2));
   else {
     io.out(formatApplySummary(result, { diffs: opts.dryRun, steps: opts.dryRun }).trimEnd());
     for (const c of result.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
-    if (!opts.dryRun && result.failed.length === 0) io.out(`Next: meshform status ${specPath} --wait`);
-    if (result.failed.length) io.out(`Re-run the same command once ${result.failed.join(', ')} ${result.failed.length === 1 ? 'is' : 'are'} fixed: clusters already done stay unchanged.`);
+    if (applied.stopped) {
+      const why = applied.stopped.reason === 'gate-not-ready' ? 'its links did not all become ready' : 'a cluster of it failed';
+      io.out(`Stopped after wave ${applied.stopped.wave}: ${why}. Not touched: ${applied.untouched.join(', ') || '(none)'}.`);
+      io.out(`Fix it (meshform doctor ${specPath}), then re-run the same command: clusters already done stay unchanged.`);
+    } else if (!opts.dryRun && result.failed.length === 0) io.out(`Next: meshform status ${specPath} --wait`);
+    else if (result.failed.length) io.out(`Re-run the same command once ${result.failed.join(', ')} ${result.failed.length === 1 ? 'is' : 'are'} fixed: clusters already done stay unchanged.`);
   }
-  return applyExitCode(result);
+  return worstExitCode([applyExitCode(result), applied.stopped?.reason === 'gate-not-ready' ? exitCodeFor('not-ready') : exitCodeFor('ok'), clearErrors.length ? exitCodeFor('cluster') : exitCodeFor('ok')]);
 }
 
 export async function diffCommand(io: Io, specPath: string, opts: LiveFlags & { out: string; output: OutputFormat }, deps: LiveDeps = {}): Promise<number> {
@@ -331,4 +459,41 @@ export async function doctorCommand(
   // A cluster doctor cannot read is a cluster failure, as in status and discover.
   if (report.findings.some((f) => f.code === 'CLUSTER_ACCESS')) return exitCodeFor('cluster');
   return exitCodeFor(report.healthy ? 'ok' : 'unhealthy');
+}
+
+// ---------------------------------------------------------------------------------------------
+/**
+ * `disconnect NAME --context CTX`: clears one cluster's mesh configuration (its HelmChartConfig's
+ * `clustermesh.config.clusters` emptied: it dials no peer and admits none), for a cluster taken
+ * out of the spec that `apply --prune` could not reach.
+ */
+export async function disconnectCommand(
+  io: Io,
+  name: string,
+  opts: LiveFlags & { release: string; namespace: string; dryRun: boolean; timeout: string; wait: boolean; output: OutputFormat },
+  deps: LiveDeps = {},
+): Promise<number> {
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const ref = { release: opts.release, namespace: opts.namespace };
+  const client = (deps.connector ?? kubeconfigConnector)({ name, kubeconfig: opts.kubeconfig, context: opts.context, timeoutMs: connectFlags(opts).timeoutMs }, io.env);
+  let target;
+  try {
+    target = await leavingTarget(name, client, ref);
+  } catch (err) {
+    const e = clearFailed(name, err, opts.context);
+    io.err(formatFindings(e.findings));
+    return exitCodeFor('cluster');
+  }
+  if (!target) {
+    io.err(formatFindings([nothingToClear(name)]));
+    return exitCodeFor('ok');
+  }
+  const result = await applyMesh([target], { dryRun: opts.dryRun, ...ref, timeoutMs: opts.wait ? timeoutMs : 0 });
+  if (opts.output === 'json') io.out(JSON.stringify(applyReport(result), null, 2));
+  else {
+    io.out(formatApplySummary(result, { diffs: opts.dryRun, steps: opts.dryRun }).trimEnd());
+    for (const c of result.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
+    if (!opts.dryRun && result.failed.length === 0) io.out(`${name} dials no peer and admits none now. Its clustermesh-apiserver and certificates stay; uninstalling them is up to you.`);
+  }
+  return applyExitCode(result);
 }

@@ -7,7 +7,7 @@ import { MeshformError } from '../errors.js';
 import { EXIT_CODES_HELP, EXIT_CODES_SHORT, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
 import { ALL_TARGETS } from '../render/types.js';
-import type { applyCommand, LiveDeps, LiveFlags } from './live.js';
+import type { applyCommand, disconnectCommand, LiveDeps, LiveFlags } from './live.js';
 
 // Each command loads its own modules when it runs: `--help` loads none of them, `validate` not the
 // Kubernetes client, the etcd/gRPC client or the renderer (start-up time: bench/startup.bench.ts).
@@ -124,8 +124,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     .option('--domain <domain>', 'clustermesh domain (default mesh.cilium.io)')
     .option('--out <dir>', 'folder for mesh.yaml and the values files', '.')
     .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
-    .option('--force', 'overwrite an existing mesh.yaml', false)
-    .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string }) => {
+    .option('--force', 'overwrite an existing mesh.yaml (with --add: existing values files of the new clusters)', false)
+    .option('--add <spec>', 'add the --context clusters to this existing mesh file (next free ID and NodePort, checked against its clusters; comments kept)')
+    .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string }) => {
       setCode(await (await liveCmd()).initCommand(io, opts, deps));
     });
 
@@ -147,9 +148,30 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     .option('--only <clusters>', 'apply to these clusters only (comma-separated names); the others are left alone')
     .option('--allow-identity-change', 'allow a new name or ID on a running cluster that is not meshed yet (a meshed one is refused, with the steps to do it)', false)
     .option('--no-progress', 'plain progress lines on stderr instead of the live view (also when stderr is no terminal or CI is set)')
+    .option('--waves <groups>', 'roll out in waves: groups of clusters, comma-separated within a group, groups separated by ";" (e.g. "canary1;prod1,prod2"); clusters not named form a last wave; each wave waits for the mesh links to be ready before the next')
+    .option('--wave-size <n>', 'roll out N clusters at a time, each wave gated on the mesh links being ready')
+    .option('--gate-timeout <duration>', 'how long the gate between waves waits for the links to be ready', '5m')
+    .option('--prune', 'also clear the mesh configuration of clusters taken out of the spec (reached through the context plan.json recorded for them); see it first with --dry-run', false)
     .addOption(outputOption())
     .action(async (spec: string, opts: Parameters<typeof applyCommand>[2]) => {
       setCode(await (await liveCmd()).applyCommand(io, spec, { ...opts, ...global() }, deps));
+    });
+
+  program
+    .command('disconnect')
+    .description("clear one cluster's mesh configuration (it dials no peer and admits none): for a cluster taken out of the spec that apply --prune could not reach")
+    .argument('<name>', 'the cluster (as the mesh knew it)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context of the cluster')
+    .option('--request-timeout <duration>', 'timeout of each API call')
+    .option('--release <name>', 'the HelmChart/HelmChartConfig of Cilium', 'rke2-cilium')
+    .option('--namespace <ns>', "Cilium's namespace", 'kube-system')
+    .option('--dry-run', 'show the change after a server-side dry run, and stop', false)
+    .option('--timeout <duration>', 'rollout wait', '5m')
+    .option('--no-wait', 'do not wait for the rollout')
+    .addOption(outputOption())
+    .action(async (name: string, opts: Parameters<typeof disconnectCommand>[2]) => {
+      setCode(await (await liveCmd()).disconnectCommand(io, name, { ...opts, ...global() }, deps));
     });
 
   liveOptions(

@@ -1,4 +1,4 @@
-import { Document, parse, stringify } from 'yaml';
+import { Document, isSeq, parse, parseDocument, stringify } from 'yaml';
 import type { Finding } from '../errors.js';
 import { isWorker, type ClusterFacts } from '../kube/facts.js';
 import type { RenderedFile } from '../render/types.js';
@@ -24,6 +24,8 @@ export interface InitOptions {
   namespace?: string;
   /** First NodePort handed out when a cluster has no clustermesh-apiserver Service yet. */
   firstNodePort?: number;
+  /** `init --add`: what the existing spec's clusters already use (names, IDs, NodePorts). */
+  taken?: { names: readonly string[]; ids: readonly number[]; nodePorts: readonly number[] };
 }
 
 export interface InitResult {
@@ -32,6 +34,8 @@ export interface InitResult {
   /** `values_<name>.yaml` beside it: each cluster's current user values (the seed's Step 2). */
   files: RenderedFile[];
   findings: Finding[];
+  /** The `clusters:` entries of mesh.yaml, as data (what `init --add` appends to an existing spec). */
+  clusters: Record<string, unknown>[];
 }
 
 const NAME_RE = /^([a-z0-9][-a-z0-9]*)?[a-z0-9]$/;
@@ -48,9 +52,9 @@ function sanitizeName(s: string): string {
  */
 export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOptions): InitResult {
   const findings: Finding[] = [];
-  const usedNames = new Set<string>();
-  const usedIds = new Set<number>();
-  const usedPorts = new Set<number>();
+  const usedNames = new Set<string>(opts.taken?.names ?? []);
+  const usedIds = new Set<number>(opts.taken?.ids ?? []);
+  const usedPorts = new Set<number>(opts.taken?.nodePorts ?? []);
   for (const c of clusters) {
     if (c.facts.clusterId && c.facts.clusterId > 0) usedIds.add(c.facts.clusterId);
     if (c.facts.service?.nodePort) usedPorts.add(c.facts.service.nodePort);
@@ -74,7 +78,8 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     if (!NAME_RE.test(name) || name === 'default') name = `cluster-${i + 1}`;
     while (usedNames.has(name)) name = `${name}-${i + 1}`;
     usedNames.add(name);
-    let id = c.facts.clusterId && c.facts.clusterId > 0 && !ids.has(c.facts.clusterId) ? c.facts.clusterId : 0;
+    const liveId = c.facts.clusterId && c.facts.clusterId > 0 ? c.facts.clusterId : 0;
+    let id = liveId && !ids.has(liveId) && !(opts.taken?.ids ?? []).includes(liveId) ? liveId : 0;
     if (!id) {
       while (usedIds.has(nextId) || ids.has(nextId)) nextId++;
       id = nextId;
@@ -145,7 +150,19 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
   };
   const doc = new Document(spec);
   doc.commentBefore = ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
-  return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings };
+  return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings, clusters: specClusters };
+}
+
+/**
+ * `init --add`: the existing spec's text with `entries` appended to its `clusters:` list; every
+ * other line, comment and key order as it was. Pure.
+ */
+export function appendClusters(specText: string, entries: readonly Record<string, unknown>[]): string {
+  const doc = parseDocument(specText);
+  const list = doc.get('clusters', true);
+  if (!isSeq(list)) throw new Error('the spec has no clusters list');
+  for (const e of entries) list.items.push(doc.createNode(e));
+  return doc.toString({ lineWidth: 0 });
 }
 
 function parseValuesContent(text: string | undefined): Record<string, unknown> | undefined {

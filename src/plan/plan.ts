@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { Document } from 'yaml';
 import { inputError, type Finding } from '../errors.js';
 import type { Facts } from '../kube/facts.js';
@@ -127,6 +128,9 @@ export function planMesh(
       disableKubeProxy: c.disableKubeProxy,
       ...(rke2Version === undefined ? {} : { rke2Version }),
       ...(c.hubbleUiNodePort === undefined ? {} : { hubbleUiNodePort: c.hubbleUiNodePort }),
+      ...(c.context !== undefined || c.kubeconfig !== undefined
+        ? { connection: { ...(c.context !== undefined ? { context: c.context } : {}), ...(c.kubeconfig !== undefined ? { kubeconfig: relative(spec.dir, c.kubeconfig) } : {}) } }
+        : {}),
       ...(certs ? { certs } : {}),
       ...(values ? { values } : {}),
     };

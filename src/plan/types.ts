@@ -35,6 +35,12 @@ export interface PlannedCluster {
   nodeCIDRs: string[];
   disableKubeProxy: boolean;
   hubbleUiNodePort?: number;
+  /**
+   * How meshform reaches the cluster, as the spec gives it (kubeconfig relative to the spec's
+   * folder): recorded in plan.json, so that a cluster later taken out of the spec can still be
+   * cleared (`apply --prune`).
+   */
+  connection?: { context?: string; kubeconfig?: string };
   /** Method `provided` only. */
   certs?: ClusterCerts;
   values?: ValuesFile;

@@ -216,6 +216,7 @@ export function planJson(plan: MeshPlan): string {
       serverExtra: c.serverExtra,
       hubbleUiNodePort: c.hubbleUiNodePort ?? null,
       peers: c.peers,
+      ...(c.connection ? { connection: c.connection } : {}),
       certs: c.certs
         ? {
             server: certSummary(c.certs.server),

@@ -175,18 +175,24 @@ export const RULES = {
   CERTS_MISSING: e('plan', 'method provided renders certificates issued from the shared CA for every cluster'),
   VALUES_SECRETS_UNSUPPORTED: w('plan', 'HelmChartConfig spec.valuesSecrets needs RKE2 ≥ 1.30.12, 1.31.8, 1.32.4 or 1.33.0'),
   CERT_MANAGER_ISSUER: w('plan', 'cert-manager must sign with the shared CA in every cluster'),
+  MEMBER_LEAVING: w('plan', 'a cluster taken out of the spec is dropped by the others (peers and remote users) and has its own mesh configuration cleared (apply --prune, or meshform disconnect)'),
+  MEMBER_LEAVING_UNRECORDED: w('plan', 'a cluster taken out of the spec can be cleared by apply --prune only when the previous render (plan.json) recorded its context; else meshform disconnect NAME --context CTX'),
+  MEMBER_NOTHING_TO_CLEAR: w('plan', 'a leaving cluster whose live values list no peer has nothing to clear'),
 
   // Command-line usage (exit 2).
   USAGE_TARGETS: e('usage', 'render targets are a comma-separated subset of values,rke2,rancher,fleet,plan'),
   USAGE_DURATION: e('usage', 'durations are a number with an optional unit ms, s, m or h (default s)'),
   USAGE_ONLY: e('usage', '--only takes a comma-separated list of cluster names from the spec'),
   USAGE_CONTEXTS: e('usage', 'init takes one --context per cluster'),
+  USAGE_WAVES: e('usage', '--waves takes groups of spec cluster names, clusters comma-separated, groups semicolon-separated ("a,b;c"), each cluster in at most one group; --wave-size is a positive integer'),
   USAGE_CA_PATHS: e('usage', 'the CA files are taken from one place: a folder or --spec'),
   USAGE_DAYS: e('usage', 'a CA must stay valid at least 30 days (meshform refuses a CA that expires sooner)'),
 
   // init.
   INIT_KEYS_LEFT_OUT: w('init', 'private keys in a cluster\'s live values never go into the values files init writes (they are meant for Git)'),
   INIT_EXISTS: e('init', 'init never overwrites a spec without --force'),
+  INIT_ALREADY_IN_SPEC: e('init', 'init --add adds a cluster the spec does not have yet (by context and by its live cluster name)'),
+  INIT_ADD_INVALID: e('init', 'init --add writes nothing when the spec with the new cluster breaks a rule (IDs, names, CIDR overlaps, ports)'),
   INIT_VERSIONS_DIFFER: w('init', 'one Cilium version per mesh is simplest'),
   INIT_FEW_WORKERS: w('init', 'peers should reach a cluster through at least two worker nodes'),
   INIT_NO_POD_CIDR: w('init', 'pod CIDRs must be known to check overlaps'),
@@ -201,6 +207,7 @@ export const RULES = {
   KUBE_NOT_FOUND: e('cluster', 'the objects meshform reads must exist'),
   KUBE_CONFLICT: e('cluster', 'fields another field manager owns are only taken over with --force'),
   KUBE_API: e('cluster', 'cluster calls must succeed'),
+  MEMBER_CLEAR_FAILED: e('cluster', 'a cluster taken out of the spec has its own mesh configuration cleared once it is reachable (meshform disconnect)'),
   KUBE_EXEC: e('cluster', 'the status commands must run in the Cilium pods'),
   RELEASE_NOT_FOUND: e('cluster', 'the HelmChartConfig is named after the HelmChart (or release) that installs Cilium (RKE2: kube-system/rke2-cilium)'),
   CLUSTER_IDENTITY_MISMATCH: e('cluster', "each spec cluster is reached through its own context, and a running cluster's name is never changed silently"),
