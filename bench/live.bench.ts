@@ -8,8 +8,13 @@
  *   extra DNS name), first one cluster at a time (`apply --only`), then all 8 in one `apply`.
  *   Goal: all 8 within 1.5× of the slowest single-cluster apply (parallelism works).
  *
+ * - `membership`: 3 lab clusters; the time to add a third cluster to a ready 2-cluster mesh
+ *   (`init --add`, `apply` in its two waves, `status --wait`) and to remove one again
+ *   (`apply --prune`, `status --wait`), next to forming the 3-cluster mesh from scratch (`apply`,
+ *   `status --wait`) in the same run.
+ *
  * It brings up its own lab and takes it down; it refuses to run while another lab is up.
- * `node dist/bench/live.bench.js [status] [apply]` runs a part.
+ * `node dist/bench/live.bench.js [status] [apply] [membership]` runs a part.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -67,13 +72,13 @@ const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const cores = cpus().length;
 
 /** A formed mesh on the running lab: init → ca init → apply → status --wait. Returns the spec folder. */
-function formMesh(clusters: string[]): { dir: string; applyMs: number } {
+function formMesh(clusters: string[]): { dir: string; applyMs: number; waitMs: number } {
   const dir = mkdtempSync(join(tmpdir(), 'meshform-bench-live-'));
   must(meshform(dir, 'init', '--kubeconfig', paths.kubeconfig, ...clusters.flatMap((c) => ['--context', c]), '--name', 'bench', '--out', '.'), 'init');
   must(meshform(dir, 'ca', 'init', '--spec', 'mesh.yaml'), 'ca init');
   const a = must(meshform(dir, 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '15m'), 'first apply');
-  must(meshform(dir, 'status', 'mesh.yaml', '--wait', '--timeout', '15m'), 'status --wait');
-  return { dir, applyMs: a.ms };
+  const w = must(meshform(dir, 'status', 'mesh.yaml', '--wait', '--timeout', '15m'), 'status --wait');
+  return { dir, applyMs: a.ms, waitMs: w.ms };
 }
 
 function median(xs: number[]): number {
@@ -159,6 +164,46 @@ function benchApply(): string[] {
   }
 }
 
+function setClusters(dir: string, keep: (name: string) => boolean): void {
+  const file = join(dir, 'mesh.yaml');
+  const doc = YAML.parseDocument(readFileSync(file, 'utf8'));
+  const list = doc.get('clusters') as YAML.YAMLSeq<YAML.YAMLMap>;
+  list.items = list.items.filter((c) => keep(String(c.get('name'))));
+  writeFileSync(file, doc.toString({ lineWidth: 0 }));
+}
+
+function benchMembership(): string[] {
+  log('lab up 3');
+  lab('up', '3');
+  try {
+    const wait = (dir: string) => must(meshform(dir, 'status', 'mesh.yaml', '--wait', '--timeout', '15m'), 'status --wait');
+    // From scratch: all three at once.
+    const scratch = formMesh(['mesh01', 'mesh02', 'mesh03']);
+    const scratchMs = scratch.applyMs + scratch.waitMs;
+    log(`form 3 from scratch: apply ${s(scratch.applyMs)} + status --wait ${s(scratch.waitMs)}`);
+    // Take mesh03 out (pruned), so the next step starts from a ready mesh of two.
+    setClusters(scratch.dir, (n) => n !== 'mesh03');
+    const remove = must(meshform(scratch.dir, 'apply', 'mesh.yaml', '--out', 'out', '--prune', '--timeout', '15m'), 'apply --prune');
+    const removeReady = wait(scratch.dir);
+    log(`remove mesh03: apply --prune ${s(remove.ms)} + status --wait ${s(removeReady.ms)}`);
+    const add = must(meshform(scratch.dir, 'init', '--add', 'mesh.yaml', '--kubeconfig', paths.kubeconfig, '--context', 'mesh03'), 'init --add');
+    const addApply = must(meshform(scratch.dir, 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '15m'), 'apply (add)');
+    if (!/wave 1 \(join\): join mesh03/.test(addApply.stderr)) throw new Error(`the add did not run as a join wave:\n${addApply.stderr.slice(-3000)}`);
+    const addReady = wait(scratch.dir);
+    const addMs = add.ms + addApply.ms + addReady.ms;
+    log(`add mesh03: init --add ${s(add.ms)} + apply ${s(addApply.ms)} + status --wait ${s(addReady.ms)}`);
+    const removeMs = remove.ms + removeReady.ms;
+    return [
+      'membership: 3 lab clusters, full mesh',
+      `  form the 3-cluster mesh from scratch (apply + status --wait): ${s(scratchMs)}`,
+      `  add a third cluster to a ready 2-cluster mesh (init --add + apply in 2 waves + status --wait): ${s(addMs)} = ${(addMs / scratchMs).toFixed(2)}× from scratch`,
+      `  remove one (apply --prune: clear it, then the others + status --wait): ${s(removeMs)} = ${(removeMs / scratchMs).toFixed(2)}× from scratch`,
+    ];
+  } finally {
+    lab('down');
+  }
+}
+
 async function main(): Promise<void> {
   const parts = process.argv.slice(2);
   const want = (p: string) => parts.length === 0 || parts.includes(p);
@@ -168,6 +213,7 @@ async function main(): Promise<void> {
   try {
     if (want('status')) lines.push(...benchStatus());
     if (want('apply')) lines.push(...benchApply());
+    if (want('membership')) lines.push(...benchMembership());
   } finally {
     release();
   }

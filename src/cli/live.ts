@@ -354,7 +354,8 @@ export async function applyCommand(
     heldStream: terminal === process.stderr ? process.stdout : undefined,
   });
   let applied: WavesResult | undefined;
-  const clients = new Map(live.connected.map((c) => [c.name, c.client]));
+  // A cluster that could not be read fails in its own wave; the gates wait for the links of the others.
+  const clients = new Map(live.connected.filter((c) => !live.failed.has(c.name)).map((c) => [c.name, c.client]));
   const gate = statusGate(rollout.input, clients, {
     namespace: p.spec.cilium.namespace,
     timeoutMs: gateTimeoutMs,
