@@ -11,6 +11,12 @@ import { stringify } from 'yaml';
 import { MeshformError, hasErrors } from '../errors.js';
 import { exitCodeFor, worstExitCode } from '../exit.js';
 import { readBoundedSync } from '../util/bounded-read.js';
+import { afterPhase, describeRotation, phaseCa, remainingPhases, rotationProblems, ROTATION_PHASES, ROTATION_STATE_FILE, type RotationState } from '../pki/rotation.js';
+import { inspectCaFiles } from '../pki/ca.js';
+import { removeUserFile } from '../write/user.js';
+import type { MeshSpec } from '../spec/types.js';
+import type { Finding } from '../errors.js';
+import { certificateNotes, clusterCertificates, formatCertificates, judgeOptionsOf } from '../pki/live.js';
 import { describeWave } from '../apply/membership.js';
 import { clearFailed, leavingTarget, nothingToClear, planRollout, recordedClusters, statusGate } from '../apply/rollout.js';
 import { applyInWaves, wavesReport, type WavesResult } from '../apply/waves.js';
@@ -32,7 +38,7 @@ import { checkLive, type LiveCheck } from '../live/check.js';
 import { admitApply } from '../live/scope.js';
 import { applyTargets, meshTargets, preflightOf, renderForLive } from '../live/targets.js';
 import { collectStatus, waitForMesh } from '../status/status.js';
-import { formatStatusJson, formatStatusTable } from '../status/format.js';
+import { formatStatusTable } from '../status/format.js';
 import { formatDoctorReport } from '../doctor/doctor.js';
 import { runDoctor } from '../doctor/run.js';
 import { releaseRefOf } from '../defaults.js';
@@ -435,7 +441,11 @@ export async function statusCommand(
     status = r.status;
     if (r.timedOut) io.err(`meshform: not ready after ${opts.timeout}; run meshform doctor ${specPath} for causes and fixes`);
   } else status = await collect();
-  io.out(opts.output === 'json' ? formatStatusJson(status) : formatStatusTable(status, { detail: opts.detail }).trimEnd());
+  const certificates = await clusterCertificates(targets, p.spec.cilium.namespace, judgeOptionsOf(p.ca, p.spec.certificates.renewBeforeDays, io.now()));
+  const rotation = readRotationState(p.spec);
+  if (rotation) io.err(formatFindings([rotationInProgress(rotation, specPath)]));
+  if (opts.output === 'json') io.out(JSON.stringify({ ...status, certificates }, null, 2));
+  else io.out(`${formatStatusTable(status, { detail: opts.detail }).trimEnd()}\n\ncertificates in use:\n${formatCertificates(certificates).trimEnd()}${certificateNotes(certificates)}`);
   if (status.clusters.some((c) => c.error)) return exitCodeFor('cluster');
   return exitCodeFor(status.ready ? 'ok' : 'not-ready');
 }
@@ -449,14 +459,17 @@ export async function doctorCommand(
   const execTimeoutMs = opts.execTimeout ? parseDuration(opts.execTimeout, '--exec-timeout') : undefined;
   const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
-  const { report } = await runDoctor(meshTargets(p.spec, connectSpec(p.spec, connectFlags(opts), io.env, deps.connector)), {
+  const { report, certificates } = await runDoctor(meshTargets(p.spec, connectSpec(p.spec, connectFlags(opts), io.env, deps.connector)), {
     ref: releaseRefOf(p.spec),
     probe: opts.probe,
+    certificates: { ...judgeOptionsOf(p.ca, p.spec.certificates.renewBeforeDays, io.now()), specPath },
     ...(execTimeoutMs !== undefined ? { execTimeoutMs } : {}),
     onProgress: (m) => io.err(m),
   });
-  if (opts.output === 'json') io.out(JSON.stringify(report, (k, v) => (k === 'key' ? undefined : v), 2));
-  else io.out(formatDoctorReport(report).trimEnd());
+  const rotation = readRotationState(p.spec);
+  if (rotation) io.err(formatFindings([rotationInProgress(rotation, specPath)]));
+  if (opts.output === 'json') io.out(JSON.stringify({ ...report, certificates }, (k, v) => (k === 'key' ? undefined : v), 2));
+  else io.out(`${formatDoctorReport(report).trimEnd()}${certificates ? `\n\ncertificates in use:\n${formatCertificates(certificates).trimEnd()}` : ''}`);
   // A cluster doctor cannot read is a cluster failure, as in status and discover.
   if (report.findings.some((f) => f.code === 'CLUSTER_ACCESS')) return exitCodeFor('cluster');
   return exitCodeFor(report.healthy ? 'ok' : 'unhealthy');
@@ -497,4 +510,136 @@ export async function disconnectCommand(
     if (!opts.dryRun && result.failed.length === 0) io.out(`${name} dials no peer and admits none now. Its clustermesh-apiserver and certificates stay; uninstalling them is up to you.`);
   }
   return applyExitCode(result);
+}
+
+// ---------------------------------------------------------------------------------------------
+/** The record of a rotation in progress beside the spec's CA, if any. */
+export function readRotationState(spec: MeshSpec): RotationState | undefined {
+  if (!spec.ca) return undefined;
+  const r = readBoundedSync(join(dirname(spec.ca.cert), ROTATION_STATE_FILE), 1024 * 1024);
+  if (!r.ok) return undefined;
+  try {
+    return JSON.parse(r.bytes.toString('utf8')) as RotationState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One finding naming the phase a stopped rotation reached and the command that resumes it. */
+export function rotationInProgress(state: RotationState, specPath: string): Finding {
+  const next = remainingPhases(state)[0];
+  return { code: 'CA_ROTATION_IN_PROGRESS', severity: 'warning', path: 'ca', value: state.to,
+    message: `a CA rotation is in progress: ${state.done.length} of 3 phases done (${state.done.join(', ') || 'none'})${next ? `, next: ${next.phase} (${next.what})` : ''}`,
+    rule: RULES.CA_ROTATION_IN_PROGRESS.rule,
+    fix: `resume it: meshform ca rotate ${specPath} --new-ca ${dirname(state.newCa.cert)} --out ${state.out ?? '<out>'}` };
+}
+
+/**
+ * `ca rotate <spec> --new-ca DIR --out OUT`: the shared CA replaced without downtime, in the three
+ * phases of pki/rotation.ts. Each phase renders into `--out`, applies to every cluster and waits
+ * until every link is ready; the progress is recorded after each, so the same command resumes.
+ * Refused before any change while a cluster is unreachable or a link not ready.
+ */
+export async function caRotateCommand(
+  io: Io,
+  specPath: string,
+  opts: LiveFlags & { newCa: string; out: string; timeout: string; gateTimeout: string; dryRun: boolean; takeOver?: boolean },
+  deps: LiveDeps = {},
+): Promise<number> {
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const gateTimeoutMs = parseDuration(opts.gateTimeout, '--gate-timeout');
+  const p = await prepareOrExit(io, specPath, opts);
+  if (typeof p === 'number') return p;
+  const refuse = (message: string, fix: string, outcome: 'findings' | 'cluster' = 'findings') => {
+    io.err(formatFindings([{ code: 'CA_ROTATION_REFUSED', severity: 'error', path: 'ca', message, rule: RULES.CA_ROTATION_REFUSED.rule, fix }]));
+    io.err('meshform: nothing was changed');
+    return exitCodeFor(outcome);
+  };
+  if (!p.spec.ca || !p.ca) return refuse(`${specPath} has no shared CA (ca:) to rotate`, 'give the spec its CA (ca.cert, ca.key) first');
+  const now = io.now();
+  const newDir = resolve(io.cwd, opts.newCa);
+  const newPaths = { cert: join(newDir, 'ca.crt'), key: join(newDir, 'ca.key') };
+  const inspected = await inspectCaFiles(newPaths, now);
+  if (!inspected.ca) {
+    io.err(formatFindings(inspected.findings));
+    return refuse(`the new CA in ${opts.newCa} cannot be used`, `make one: meshform ca init ${opts.newCa}`, 'findings');
+  }
+  const newCa = inspected.ca;
+  const state0 = readRotationState(p.spec);
+  const problems = rotationProblems(p.ca, newCa, state0, { now, validityDays: p.spec.certificates.validityDays });
+  if (problems.length) return refuse(problems.join('; '), 'see above');
+  const oldCa = state0 && state0.from !== p.ca.fingerprint256 ? undefined : p.ca;
+  if (!oldCa) return refuse('the spec\'s CA is neither end of the recorded rotation', `check ${p.spec.ca.cert} and ${join(dirname(p.spec.ca.cert), ROTATION_STATE_FILE)}`);
+  const phases = remainingPhases(state0);
+  io.err(`CA rotation ${p.ca.fingerprint256.slice(0, 23)}… → ${newCa.fingerprint256.slice(0, 23)}…`);
+  for (const line of describeRotation(state0)) io.err(`  ${line}`);
+
+  // Every cluster reachable and every link ready before anything changes.
+  const live = await goLive(io, p, opts, deps);
+  if (live.failed.size) {
+    reportFailures(io, live.failed);
+    return refuse(`cluster(s) ${[...live.failed.keys()].join(', ')} cannot be reached: a rotation needs every cluster`, `bring ${[...live.failed.keys()].join(', ')} back, then run the same command`, 'cluster');
+  }
+  const targetsOfStatus = meshTargets(p.spec, live.connected);
+  const collect = () => collectStatus(targetsOfStatus, { namespace: p.spec.cilium.namespace });
+  const start = await collect();
+  if (!start.ready) {
+    const bad = start.matrix.filter((m) => m.ready < m.total || m.total === 0).map((m) => `${m.cluster}→${m.peer} ${m.ready}/${m.total}`);
+    return refuse(`the mesh is not ready (${bad.join(', ') || start.clusters.filter((c) => c.error).map((c) => `${c.name}: ${c.error}`).join('; ')}): a rotation starts from a ready mesh`, `meshform doctor ${specPath}, fix what it names, then run the same command`);
+  }
+  if (opts.dryRun) {
+    io.out(`would run: ${phases.map((x) => x.phase).join(', ') || 'nothing (all phases done): the CA files are swapped'}`);
+    return exitCodeFor('ok');
+  }
+  const outDir = resolve(io.cwd, opts.out);
+  const statePath = join(dirname(p.spec.ca.cert), ROTATION_STATE_FILE);
+  let state: RotationState = state0 ?? { from: oldCa.fingerprint256, to: newCa.fingerprint256, newCa: newPaths, out: opts.out, done: [], updatedAt: now.toISOString() };
+  const cas = { old: oldCa, new: newCa, oldPath: p.spec.ca.cert, newPath: newPaths.cert };
+  for (const phase of phases) {
+    const i = ROTATION_PHASES.findIndex((x) => x.phase === phase.phase) + 1;
+    io.err(`phase ${i}/3 ${phase.phase}: ${phase.what}`);
+    const prepared = { ...p, ca: phaseCa(phase, cas) };
+    const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, display: opts.out });
+    let rendered: Awaited<ReturnType<typeof renderForLive>>;
+    try {
+      rendered = await renderForLive(prepared, live.facts, outDir, io.now());
+      folder.commit(rendered.files);
+    } finally {
+      folder.close();
+    }
+    const applied = await applyMesh(applyTargets(p.spec, live.connected, rendered, 'helmchartconfig'), { ...releaseRefOf(p.spec), timeoutMs, preflight: preflightOf(live, p.spec) });
+    io.err(formatApplySummary(applied).trimEnd());
+    const resume = `meshform ca rotate ${specPath} --new-ca ${opts.newCa} --out ${opts.out}`;
+    if (applied.failed.length) {
+      for (const c of applied.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
+      io.out(`Rotation stopped in phase ${i}/3 (${phase.phase}): ${applied.failed.join(', ')} failed. Fix it, then resume: ${resume}`);
+      writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
+      return applyExitCode(applied);
+    }
+    const g = await waitForMesh(collect, {
+      timeoutMs: gateTimeoutMs,
+      maxIntervalMs: 2000,
+      onPoll: (s, ms) => io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] phase ${i}/3: ${s.matrix.filter((m) => m.ready === m.total && m.total > 0).length}/${s.matrix.length} links ready`),
+    });
+    if (!g.status.ready) {
+      writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
+      io.out(`Rotation stopped in phase ${i}/3 (${phase.phase}): links not ready after ${opts.gateTimeout}. meshform doctor ${specPath}, then resume: ${resume}`);
+      return exitCodeFor('not-ready');
+    }
+    state = afterPhase(state, phase.phase, io.now());
+    writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
+    io.err(`phase ${i}/3 ${phase.phase} done: every link ready after ${(g.elapsedMs / 1000).toFixed(1)} s`);
+  }
+  // The spec's CA files become the new CA; the old one is kept aside (with its key: 0600).
+  const retired = join(dirname(p.spec.ca.cert), `retired-${now.toISOString().slice(0, 10)}-${oldCa.fingerprint256.replace(/:/g, '').slice(0, 8).toLowerCase()}`);
+  if (oldCa.fingerprint256 !== newCa.fingerprint256) {
+    writeUserFile(join(retired, 'ca.crt'), oldCa.certPem, { mode: 0o644, replace: true, dirMode: 0o700 });
+    writeUserFile(join(retired, 'ca.key'), oldCa.key.reveal(), { mode: 0o600, replace: true, dirMode: 0o700 });
+    writeUserFile(p.spec.ca.cert, newCa.certPem, { mode: 0o644, replace: true });
+    writeUserFile(p.spec.ca.key, newCa.key.reveal(), { mode: 0o600, replace: true });
+  }
+  removeUserFile(statePath);
+  io.out(`CA rotated: every cluster trusts and uses only ${newCa.fingerprint256.slice(0, 23)}…; ${p.spec.ca.cert} and ${p.spec.ca.key} hold it now (the old CA is in ${relative(io.cwd, retired) || retired}).`);
+  io.out(`Next: commit ${opts.out}; meshform render ${specPath} --out ${opts.out} now changes nothing.`);
+  return exitCodeFor('ok');
 }

@@ -7,7 +7,7 @@ import { MeshformError } from '../errors.js';
 import { EXIT_CODES_HELP, EXIT_CODES_SHORT, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
 import { ALL_TARGETS } from '../render/types.js';
-import type { applyCommand, disconnectCommand, LiveDeps, LiveFlags } from './live.js';
+import type { applyCommand, caRotateCommand, disconnectCommand, LiveDeps, LiveFlags } from './live.js';
 
 // Each command loads its own modules when it runs: `--help` loads none of them, `validate` not the
 // Kubernetes client, the etcd/gRPC client or the renderer (start-up time: bench/startup.bench.ts).
@@ -93,6 +93,20 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     .option('--force', 'overwrite existing CA files', false)
     .action(async (source: string, dir: string | undefined, opts: { spec?: string; force: boolean }) => {
       setCode(await (await caCmd()).caImportCommand(io, source, dir, { ...opts, ...global() }));
+    });
+  liveOptions(
+    ca.command('rotate')
+      .description('replace the shared CA without downtime, in three phases (trust both, re-issue every certificate, drop the old CA), each applied to every cluster and gated on every link ready; resumable')
+      .argument('<spec>', 'the mesh file (its ca: is the CA rotated away from)')
+      .requiredOption('--new-ca <dir>', 'folder with the new ca.crt and ca.key (meshform ca init DIR)')
+      .requiredOption('--out <dir>', 'output folder (as apply): each phase\'s files are written here'),
+  )
+    .option('--timeout <duration>', 'rollout wait per cluster and phase', '5m')
+    .option('--gate-timeout <duration>', 'how long each phase waits for every link to be ready', '5m')
+    .option('--dry-run', 'check that the rotation can start (every cluster reachable, every link ready, the new CA usable) and show the phases', false)
+    .option('--take-over', 'write into a folder meshform did not create (as apply)', false)
+    .action(async (spec: string, opts: Parameters<typeof caRotateCommand>[2]) => {
+      setCode(await (await liveCmd()).caRotateCommand(io, spec, { ...opts, ...global() }, deps));
     });
   ca.command('show')
     .description('show subject, fingerprint and expiry of the CA (never the key)')

@@ -4,6 +4,7 @@ import { probeEndpoint, type ProbeCredentials, type ProbeOptions, type ProbeResu
 import { classifyFailure, type DiagnosisCode } from './rules.js';
 import { refineFindings } from './refine.js';
 import type { MeshTopology } from './topology.js';
+import { RULES } from '../validate/catalogue.js';
 
 /** One classified failure, folded over the nodes that show it. */
 export interface DoctorFinding {
@@ -122,7 +123,13 @@ export function doctorReport(status: MeshStatus | undefined, probes: ProbeResult
       where: [`${p.target.host}:${p.target.port}`], endpoint: { host: p.target.host, port: p.target.port },
     });
   }
-  return { findings: topology ? refineFindings(findings, topology) : findings, probes, healthy: findings.length === 0 && (status?.ready ?? true) };
+  const out = topology ? refineFindings(findings, topology) : findings;
+  return { findings: out, probes, healthy: isHealthy(out, status) };
+}
+
+/** No failing finding (a warning such as CERT_DUE keeps doctor healthy) and, when read, a ready mesh. */
+export function isHealthy(findings: readonly DoctorFinding[], status: MeshStatus | undefined): boolean {
+  return !findings.some((f) => RULES[f.code].severity === 'error') && (status?.ready ?? true);
 }
 
 /** Human-readable report. */

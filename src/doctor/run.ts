@@ -1,7 +1,9 @@
 import type { ClusterClient } from '../kube/client.js';
 import { DEFAULT_RELEASE, type ReleaseRef } from '../discover/discover.js';
 import { collectStatus } from '../status/status.js';
-import { doctorReport, runProbes, type DoctorReport } from './doctor.js';
+import { doctorReport, isHealthy, runProbes, type DoctorReport } from './doctor.js';
+import { certificateFindings } from './certs.js';
+import { clusterCertificates, type ClusterCertificates, type JudgeOptions } from '../pki/live.js';
 import { liveCredentials } from './live.js';
 import type { ProbeCredentials, ProbeOptions, ProbeResult, ProbeTarget } from './probe.js';
 import { readTopology, type MeshTopology, type TopologyResult } from './topology.js';
@@ -27,10 +29,14 @@ export interface DoctorOptions {
   concurrency?: number;
   /** Progress and notes for stderr. */
   onProgress?: (message: string) => void;
+  /** Judge the certificates in use against the shared CA and the renewal window (pki/live.ts). */
+  certificates?: JudgeOptions & { specPath?: string };
 }
 
 export interface DoctorRun {
   report: DoctorReport;
+  /** The certificates in use, per cluster (with `opts.certificates`). */
+  certificates?: ClusterCertificates[];
   topology: MeshTopology;
   /** Clusters whose topology could not be read: their findings keep the text classification. */
   unreadable: TopologyResult['unreadable'];
@@ -88,5 +94,10 @@ export async function runDoctor(targets: readonly DoctorTarget[], opts: DoctorOp
     probeTargets.sort((x, y) => (order.get(x.cluster) ?? 0) - (order.get(y.cluster) ?? 0));
     probes = await runProbes(probeTargets, (t) => creds.get(t.cluster) as ProbeCredentials, opts.probeOptions);
   }
-  return { report: doctorReport(status, probes, topology), topology, unreadable };
+  const report = doctorReport(status, probes, topology);
+  if (!opts.certificates) return { report, topology, unreadable };
+  const certificates = await clusterCertificates(targets, ref.namespace, opts.certificates);
+  report.findings.push(...certificateFindings(certificates, opts.certificates.specPath));
+  report.healthy = isHealthy(report.findings, status);
+  return { report, certificates, topology, unreadable };
 }

@@ -30,8 +30,32 @@ export function rke2SupportsValuesSecrets(rke2Version: string | undefined): bool
   return since !== undefined && patch >= since;
 }
 
-function valuesFromFacts(data: Record<string, unknown> | undefined): ValuesFile | undefined {
-  if (!data) return undefined;
+/**
+ * The keys meshform itself renders that must not come back from a release's deployed values: those
+ * values already carry meshform's earlier output, and a key meshform has stopped setting (the CA
+ * bundle once a rotation is over, a peer taken out) would otherwise live on through them.
+ */
+const OWNED_PATHS: readonly (readonly string[])[] = [
+  ['tls', 'ca'],
+  ['tls', 'caBundle'],
+  ['clustermesh', 'config', 'clusters'],
+  ['clustermesh', 'apiserver', 'tls'],
+];
+
+function withoutOwned(data: Record<string, unknown>): Record<string, unknown> {
+  const out = structuredClone(data);
+  for (const path of OWNED_PATHS) {
+    let node: unknown = out;
+    for (const k of path.slice(0, -1)) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
+    if (node && typeof node === 'object') delete (node as Record<string, unknown>)[path[path.length - 1]!];
+  }
+  return out;
+}
+
+/** A cluster's deployed values as the base of its render when the spec names no values file (meshform's own keys left out). */
+function valuesFromFacts(raw: Record<string, unknown> | undefined): ValuesFile | undefined {
+  if (!raw) return undefined;
+  const data = withoutOwned(raw);
   const doc = new Document(data);
   return { path: '', text: doc.toString({ lineWidth: 0 }), doc, data };
 }

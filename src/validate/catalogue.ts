@@ -147,6 +147,8 @@ export const RULES = {
   CA_FILE_MISSING: e('ca', 'the CA certificate and key must be readable files'),
   CA_FILE_UNREADABLE: e('ca', 'the CA certificate and key must be readable regular files of at most 16 MiB'),
   CA_FILE_EXISTS: e('ca', 'an existing CA is only replaced on request (--force)'),
+  CA_ROTATION_REFUSED: e('ca', 'a CA rotation starts (or resumes) only with every cluster reachable and every link ready, to a new CA that outlives the certificates issued now'),
+  CA_ROTATION_IN_PROGRESS: w('ca', 'a CA rotation that stopped between phases is resumed with the same command before anything else changes the mesh'),
   CA_WRITE_FAILED: e('ca', 'the CA folder must be writable'),
   CA_NOT_PEM: e('ca', 'ca.cert is the shared CA certificate in PEM form'),
   CA_KEY_NOT_PEM: e('ca', 'ca.key is the CA private key in PEM form (EC, RSA or PKCS#8)'),
@@ -233,6 +235,9 @@ export const RULES = {
   WRONG_ENDPOINT_IP: e('doctor', "a peer endpoint IP is a node of that peer cluster"),
   WRONG_PORT: e('doctor', "a peer endpoint port is the peer's clustermesh-apiserver Service port"),
   UNKNOWN: e('doctor', 'a failure doctor has no rule for: read the agent log'),
+  CERT_EXPIRED: e('doctor', 'no clustermesh certificate (or CA) in use has expired: peers refuse an expired certificate'),
+  CERT_FOREIGN: e('doctor', "every clustermesh certificate in use is issued by the mesh's shared CA (or a CA of ca.trust), and every cluster's CA is the shared one"),
+  CERT_DUE: w('doctor', 'a clustermesh certificate in use that expires within the renewal window (certificates.renewBeforeDays) is renewed by the next render and apply'),
 } as const satisfies Record<string, RuleInfo>;
 
 /** Every finding code, from the catalogue. */

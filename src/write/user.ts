@@ -4,7 +4,7 @@
  * {@link writeFileAtomic}), an existing file replaced only on request, and every check done
  * before the first file is written.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, MeshformError } from '../errors.js';
 import type { RenderedFile } from '../render/types.js';
@@ -38,6 +38,15 @@ export function writeUserFile(path: string, content: string, opts: { mode: numbe
     if (!writeFileAtomic(path, content, { mode: opts.mode, replace: opts.replace })) throw existsError(path);
   } catch (e) {
     if (e instanceof MeshformError) throw e;
+    throw failed(path, e);
+  }
+}
+
+/** Removes one file of meshform's in the user's folder (e.g. a finished rotation's record); a missing one is fine. */
+export function removeUserFile(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (e) {
     throw failed(path, e);
   }
 }
