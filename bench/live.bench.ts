@@ -186,7 +186,7 @@ function benchMembership(): string[] {
     const remove = must(meshform(scratch.dir, 'apply', 'mesh.yaml', '--out', 'out', '--prune', '--timeout', '15m'), 'apply --prune');
     const removeReady = wait(scratch.dir);
     log(`remove mesh03: apply --prune ${s(remove.ms)} + status --wait ${s(removeReady.ms)}`);
-    const add = must(meshform(scratch.dir, 'init', '--add', 'mesh.yaml', '--kubeconfig', paths.kubeconfig, '--context', 'mesh03'), 'init --add');
+    const add = must(meshform(scratch.dir, 'init', '--add', 'mesh.yaml', '--kubeconfig', paths.kubeconfig, '--context', 'mesh03', '--force'), 'init --add');
     const addApply = must(meshform(scratch.dir, 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '15m'), 'apply (add)');
     if (!/wave 1 \(join\): join mesh03/.test(addApply.stderr)) throw new Error(`the add did not run as a join wave:\n${addApply.stderr.slice(-3000)}`);
     const addReady = wait(scratch.dir);

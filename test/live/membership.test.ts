@@ -9,45 +9,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { holdLab, kubectl, paths, requireLab } from '../lab/harness.js';
+import { allLinks, longestGap, startStatusPoller, type Sample } from './poll.js';
 import { BIN, meshform } from '../cli/helpers.js';
 import { run } from '../../lab/src/proc.js';
 import { startCluster, stopCluster } from '../../lab/src/lab.js';
 
 const NOW = new Date().toISOString();
 const LAB = new URL('../../lab/src/cli.js', import.meta.url).pathname;
-
-interface Sample {
-  t: number;
-  matrix: { cluster: string; peer: string; ready: number; total: number }[];
-}
-
-/** The longest time a link that was ready at the first sample was seen not ready (0 when never). */
-function longestGap(samples: Sample[], links: [string, string][]): { ms: number; link?: string; samples: number } {
-  let worst = { ms: 0, link: undefined as string | undefined };
-  for (const [a, b] of links) {
-    const ok = (s: Sample) => s.matrix.some((m) => m.cluster === a && m.peer === b && m.total > 0 && m.ready === m.total);
-    let lastReady: number | undefined;
-    let down = false;
-    for (const s of samples) {
-      if (ok(s)) {
-        if (down && lastReady !== undefined && s.t - lastReady > worst.ms) worst = { ms: s.t - lastReady, link: `${a}→${b}` };
-        lastReady = s.t;
-        down = false;
-      } else if (lastReady !== undefined) down = true;
-    }
-    if (down && lastReady !== undefined) {
-      const end = samples[samples.length - 1]!.t;
-      if (end - lastReady > worst.ms) worst = { ms: end - lastReady, link: `${a}→${b} (still down)` };
-    }
-  }
-  return { ...worst, samples: samples.length };
-}
 
 describe('membership on the lab: add, remove, re-add, waves with a fault', { concurrency: 1 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshform-membership-'));
@@ -108,18 +81,7 @@ describe('membership on the lab: add, remove, re-add, waves with a fault', { con
     assert.match(dry.stderr, /wave 1 \(join\): join mesh03\nwave 2 \(rollout\): apply mesh01, mesh02/);
     // Poll status every second in the background while the add runs.
     const log = join(dir, 'polls.jsonl');
-    const poller = spawn(process.execPath, ['-e', `
-      const { spawnSync } = require('node:child_process');
-      const { appendFileSync } = require('node:fs');
-      const stop = () => process.exit(0);
-      process.on('SIGTERM', stop);
-      (function loop() {
-        const t = Date.now();
-        const r = spawnSync(process.execPath, [${JSON.stringify(BIN)}, 'status', 'mesh.yaml', '-o', 'json', '--exec-timeout', '10s'], { encoding: 'utf8', env: process.env });
-        try { appendFileSync(${JSON.stringify(log)}, JSON.stringify({ t, matrix: JSON.parse(r.stdout).matrix }) + '\\n'); } catch {}
-        setTimeout(loop, Math.max(0, 1000 - (Date.now() - t)));
-      })();
-    `], { cwd: dir, env: { ...process.env, MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig }, stdio: 'ignore' });
+    const poller = startStatusPoller(dir, log, { MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig });
     try {
       await new Promise((r) => setTimeout(r, 2500));
       const a = await run(process.execPath, [BIN, 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '4m', '--no-progress'], { cwd: dir, env: { ...process.env, MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig }, allowFail: true, timeoutMs: 8 * 60_000 });
@@ -128,12 +90,12 @@ describe('membership on the lab: add, remove, re-add, waves with a fault', { con
       const w = await run(process.execPath, [BIN, 'status', 'mesh.yaml', '--wait', '--timeout', '4m'], { cwd: dir, env: { ...process.env, MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig }, allowFail: true, timeoutMs: 6 * 60_000 });
       assert.equal(w.code, 0, w.stdout + w.stderr);
     } finally {
-      poller.kill('SIGTERM');
+      poller.stop();
     }
     const final = JSON.parse(ok(['status', 'mesh.yaml', '-o', 'json']).stdout) as { ready: boolean; matrix: Sample['matrix'] };
     assert.equal(final.ready, true);
     assert.equal(final.matrix.length, 6);
-    const samples = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Sample) : [];
+    const samples = poller.samples();
     assert.ok(samples.length >= 3, `status was polled during the add (${samples.length} samples)`);
     const gap = longestGap(samples, [['mesh01', 'mesh02'], ['mesh02', 'mesh01']]);
     // Reported, not hidden: the figure goes into the test output and the closing note.
@@ -190,5 +152,25 @@ describe('membership on the lab: add, remove, re-add, waves with a fault', { con
     assert.match(again.stdout, /mesh01: unchanged/);
     assert.match(again.stdout, /mesh03: changed/);
     ok(['status', 'mesh.yaml', '--wait', '--timeout', '4m']);
+  });
+
+  it('rotates the shared CA of the 3-cluster mesh in three phases, status polled throughout', async () => {
+    ok(['ca', 'init', 'newca', '--cn', 'Rotated CA']);
+    const log = join(dir, 'rotation-polls.jsonl');
+    const poller = startStatusPoller(dir, log, { MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig });
+    let r;
+    try {
+      await new Promise((res) => setTimeout(res, 2500));
+      r = await run(process.execPath, [BIN, 'ca', 'rotate', 'mesh.yaml', '--new-ca', 'newca', '--out', 'out', '--timeout', '4m', '--gate-timeout', '4m'], { cwd: dir, env: { ...process.env, MESHFORM_NOW: NOW, KUBECONFIG: paths.kubeconfig }, allowFail: true, timeoutMs: 20 * 60_000 });
+    } finally {
+      poller.stop();
+    }
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /CA rotated: every cluster trusts and uses only/);
+    const gap = longestGap(poller.samples(), allLinks(['mesh01', 'mesh02', 'mesh03']));
+    console.log(`# CA rotation, 3 clusters: ${gap.samples} status polls; longest unready gap: ${(gap.ms / 1000).toFixed(1)} s${gap.link ? ` (${gap.link})` : ''}`);
+    const st = JSON.parse(ok(['status', 'mesh.yaml', '-o', 'json']).stdout) as { ready: boolean; certificates: { cluster: string; certs: { role: string; state: string; issuer: string }[] }[] };
+    assert.equal(st.ready, true);
+    for (const c of st.certificates) for (const x of c.certs) assert.deepEqual([c.cluster, x.role, x.state, x.issuer], [c.cluster, x.role, 'ok', 'CN=Rotated CA']);
   });
 });
