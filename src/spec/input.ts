@@ -105,7 +105,8 @@ export function parseYamlText(text: string, displayPath: string, role: FileRole,
     const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more error(s) after it)` : '';
     return [syntax(codePrefix, displayPath, role, `${where}: ${withoutContent(e.message)}${more}`)];
   }
-  const size = expandedSize(doc);
+  // Without an alias (`*name`) nothing expands: the text's own size is the bound, already checked.
+  const size = text.includes('*') ? expandedSize(doc) : bytes;
   if (size > MAX_EXPANDED_BYTES) return [expandsTooLarge(displayPath, role, size)];
   let data: unknown;
   try {

@@ -292,8 +292,8 @@ function outsideFinding(absPath: string, dir: string, findingPath: string): Find
   let target = absPath;
   let inside: boolean;
   try {
-    target = realpathSync(absPath);
-    inside = within(realpathSync(dir), target);
+    target = realpathSync.native(absPath);
+    inside = within(realpathSync.native(dir), target);
   } catch {
     // Missing: judged by its path; the read then reports it.
     inside = within(dir, absPath);

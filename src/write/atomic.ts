@@ -249,7 +249,6 @@ interface Wanted {
   hash: string;
 }
 
-const bytes = (c: string | Buffer): Buffer => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c);
 
 /**
  * An output folder opened for one run: scanned, its ownership checked and its lock held. Read the
@@ -388,8 +387,9 @@ export class OutputFolder {
         continue;
       }
       if (old.size === w.size && old.mode === w.mode) {
+        // Same size and mode: the same bytes when the file on disk hashes to the wanted text's hash.
         const buf = this.read(w.path);
-        if (buf && buf.equals(bytes(w.content))) {
+        if (buf && sha256(buf) === w.hash) {
           result.unchanged.push(w.path);
           fromOld.add(w.path);
           continue;
@@ -498,9 +498,8 @@ export class OutputFolder {
       if (secret !== path.startsWith('secrets/') && path !== SECRETS_GITIGNORE) {
         throw new Error(`internal: ${path}: secret files live under secrets/ and only there`);
       }
-      // Encoded once for its size and hash; the Buffer is dropped (only the text is held for the set).
-      const encoded = Buffer.from(content, 'utf8');
-      wanted.set(path, { path, content, size: encoded.length, mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(encoded) });
+      // Size and hash straight from the text: no Buffer copy is made (or held) for the set.
+      wanted.set(path, { path, content, size: Buffer.byteLength(content, 'utf8'), mode: secret ? SECRET_FILE_MODE : FILE_MODE, hash: sha256(content) });
     };
     for (const f of files) add(f.path, f.content, f.secret);
     if (!wanted.has(SECRETS_GITIGNORE) && [...wanted.keys()].some((p) => p.startsWith('secrets/'))) {
