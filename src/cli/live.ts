@@ -392,7 +392,8 @@ export async function applyCommand(
   else {
     io.out(formatApplySummary(result, { diffs: opts.dryRun, steps: opts.dryRun }).trimEnd());
     for (const c of result.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
-    if (applied.stopped) {
+    // A rollout stopped before later waves (with a single wave, a failed cluster is just that).
+    if (applied.stopped && applied.untouched.length) {
       const why = applied.stopped.reason === 'gate-not-ready' ? 'its links did not all become ready' : 'a cluster of it failed';
       io.out(`Stopped after wave ${applied.stopped.wave}: ${why}. Not touched: ${applied.untouched.join(', ') || '(none)'}.`);
       io.out(`Fix it (meshform doctor ${specPath}), then re-run the same command: clusters already done stay unchanged.`);
