@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdLab, paths, requireLab } from '../lab/harness.js';
+import { syncEndpoints } from '../../lab/src/lab.js';
 import { meshform } from '../cli/helpers.js';
 
 const NOW = new Date().toISOString();
@@ -80,13 +81,16 @@ describe('the CLI on the lab: init → ca init → render → apply → status -
     assert.equal(d.code, 0, d.stdout + d.stderr);
   });
 
-  it('a different CA on one cluster: doctor names the x509 cause; re-applying the right CA heals it', () => {
+  it('a different CA on one cluster: doctor names the x509 cause; re-applying the right CA heals it', async () => {
     // A copy of the spec whose CA is another one, applied to mesh02 only.
     const other = join(dir, 'other');
     assert.equal(run(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'lab', '--out', 'other']).code, 0);
     assert.equal(run(['ca', 'init', '--spec', join(other, 'mesh.yaml')]).code, 0);
     const bad = run(['apply', join(other, 'mesh.yaml'), '--out', join(other, 'out'), '--only', 'mesh02', '--timeout', '4m']);
     assert.equal(bad.code, 0, bad.stdout + bad.stderr);
+    // The lab's endpoints follow the clusters' Secrets on their next poll: wait for that, or a first
+    // status could still see the old endpoint and report the mesh ready.
+    await syncEndpoints();
     const s = run(['status', 'mesh.yaml', '--wait', '--timeout', '40s']);
     assert.equal(s.code, 1, 'the mesh is not ready with two CAs');
     const d = run(['doctor', 'mesh.yaml', '-o', 'json']);
