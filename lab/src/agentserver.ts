@@ -1,14 +1,14 @@
 /**
  * The daemon side of every `kubectl exec` into a lab agent pod. The exec target is a shell shim
  * (see `agentShim`) that asks this server, over a unix socket, "cluster X, argv Y"; the answer comes
- * from the long-lived Agents model (agentmodel.ts), so an exec costs a curl instead of a Node process
+ * from the long-lived Agents (agentmodel.ts, the real kvstoremesh's state), so an exec costs a curl instead of a Node process
  * that loads gRPC and dials every peer. Changes in a cluster (watched) drop reused answers at once.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { Agents, type ClusterApi, type ExecAnswer } from './agentmodel.js';
+import { Agents, type ChainView, type ClusterApi, type ExecAnswer } from './agentmodel.js';
 
 /** The file whose presence makes a cluster's agents stop answering (`lab agent <cluster> hang`). */
 export function hangFile(stateDir: string, cluster: string): string {
@@ -126,8 +126,9 @@ export class AgentServer {
   constructor(
     private readonly stateDir: string,
     private readonly clusters: Map<string, { kc: k8s.KubeConfig } & ClusterApi>,
+    chains: (cluster: string) => ChainView | undefined,
   ) {
-    this.agents = new Agents((c) => this.clusters.get(c));
+    this.agents = new Agents((c) => this.clusters.get(c), chains);
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 0;
     for (const [name, c] of clusters) this.watches.push(new ChangeWatch(name, c.kc, this.agents, () => this.agents.invalidate()));

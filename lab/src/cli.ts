@@ -24,16 +24,24 @@ async function status(): Promise<number> {
     const api = new URL(c.apiserver || 'https://127.0.0.1:0');
     const open = c.apiserver ? await portOpen(api.hostname, Number(api.port)) : false;
     healthy &&= alive === c.pids.length && open;
-    lines.push(`${c.name}: contexts ${c.name} ${viewerContext(c.name)}, apiserver ${c.apiserver} ${open ? 'up' : 'DOWN'}, ${alive}/${c.pids.length} processes${agentHangs(c.name) ? ', agents HANG' : ''}`);
+    const hc = c.helmControllerPid !== undefined && isAlive(c.helmControllerPid);
+    healthy &&= hc;
+    lines.push(`${c.name}: contexts ${c.name} ${viewerContext(c.name)}, apiserver ${c.apiserver} ${open ? 'up' : 'DOWN'}, ${alive}/${c.pids.length} processes, helm-controller ${hc ? `pid ${c.helmControllerPid}` : 'NOT RUNNING'}${agentHangs(c.name) ? ', agents HANG' : ''}`);
   }
+  const runner = state.jobRunnerPid !== undefined && isAlive(state.jobRunnerPid);
+  healthy &&= runner;
+  lines.push(`helm job runner: ${runner ? `pid ${state.jobRunnerPid}` : 'NOT RUNNING'}`);
   const daemon = state.daemonPid !== undefined && isAlive(state.daemonPid);
   healthy &&= daemon;
   lines.push(`endpoints daemon: ${daemon ? `pid ${state.daemonPid}` : 'NOT RUNNING'}`);
   for (const [name, e] of Object.entries(readEndpoints()?.clusters ?? {})) {
-    lines.push(`  ${name} clustermesh endpoint: ${e.state}${e.listen.length ? ' on ' + e.listen.join(', ') : ''}${e.error ? ` (${e.error})` : ''}${e.readError ? ` [read error: ${e.readError}]` : ''}`);
-    if (e.controlPlane) lines.push(`  ${name} control-plane IPs (no remote users): ${e.controlPlane.state}${e.controlPlane.listen.length ? ' on ' + e.controlPlane.listen.join(', ') : ''}`);
+    lines.push(`  ${name} clustermesh endpoint (Cilium ${e.version ?? '?'}): ${e.state}${e.listen.length ? ' on ' + e.listen.join(', ') : ''}${e.error ? ` (${e.error})` : ''}${e.readError ? ` [read error: ${e.readError}]` : ''}`);
+    for (const [what, c] of Object.entries(e.components ?? {})) {
+      const role = what === 'kvstoremesh' && e.kvstoremeshFor === 'agents' ? ' (for the agents)' : '';
+      lines.push(`    ${what}${role}: ${c.state}${c.pid ? ` pid ${c.pid}` : ''}${c.error ? ` (${c.error})` : ''}`);
+    }
   }
-  lines.push(`endpoint etcds: ${endpointPids(paths).filter(isAlive).length} running`);
+  lines.push(`clustermesh chain processes: ${endpointPids(paths).filter(isAlive).length} running`);
   process.stdout.write(lines.join('\n') + '\n');
   return healthy ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 /**
- * Reads what the lab's endpoints and simulated agents need from one cluster's API: the Secrets and
+ * Reads what the lab's clustermesh chain (realmesh.ts) needs from one cluster's API: the Secrets and
  * ConfigMaps the rke2-cilium chart renders, the clustermesh-apiserver Service and the nodes.
  */
 import * as k8s from '@kubernetes/client-node';
@@ -13,15 +13,6 @@ export interface TlsSecret {
   key: string;
 }
 
-/** One peer as the agent sees it in Secret cilium-clustermesh. */
-export interface PeerConfig {
-  name: string;
-  endpoints: string[];
-  trustedCaFile: string;
-  certFile: string;
-  keyFile: string;
-}
-
 export interface ClusterInputs {
   clusterName?: string;
   clusterId?: number;
@@ -32,6 +23,23 @@ export interface ClusterInputs {
   remote?: TlsSecret;
   /** users from ConfigMap clustermesh-remote-users; undefined when the ConfigMap is absent. */
   remoteUsers?: string[];
+  /** The ConfigMap's users.yaml as the clustermesh container reads it. */
+  remoteUsersText?: string;
+  /** Cilium version of the agent image tag (DaemonSet cilium, container cilium-agent). */
+  version?: string;
+  /**
+   * Who dials the peers: the Deployment's kvstoremesh container (`deployment`), or the agents
+   * (`agents`, when Secret cilium-clustermesh exists without KVStoreMesh); undefined: no mesh config.
+   */
+  kvstoremeshFor?: 'deployment' | 'agents';
+  /** Peer etcd configs (name, file text) from cilium-kvstoremesh or cilium-clustermesh. */
+  peers: { name: string; text: string }[];
+  /** [ip, hostname] from the hostAliases of the workload that dials the peers. */
+  hostAliases: [string, string][];
+  /** metadata.generation of the workload that dials the peers: a rollout (new pods) reconnects. */
+  dialerGeneration?: number;
+  /** cilium-config kube-proxy-replacement is on ("true"/"strict"). */
+  kubeProxyReplacement: boolean;
   service?: { type: string; nodePort?: number; loadBalancerIP?: string };
   workerIPs: string[];
   nodes: { name: string; ip: string; controlPlane: boolean }[];
@@ -70,12 +78,14 @@ function tlsOf(secret: k8s.V1Secret | undefined): TlsSecret | undefined {
 }
 
 /** Everything one cluster's clustermesh endpoint depends on. */
-export async function readClusterInputs(core: k8s.CoreV1Api): Promise<ClusterInputs> {
-  const [secrets, cms, svc, nodes] = await Promise.all([
+export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api): Promise<ClusterInputs> {
+  const [secrets, cms, svc, nodes, ds, deploy] = await Promise.all([
     core.listNamespacedSecret({ namespace: NS }),
     core.listNamespacedConfigMap({ namespace: NS }),
     orUndefined(core.readNamespacedService({ name: 'clustermesh-apiserver', namespace: NS })),
     core.listNode({}),
+    orUndefined(apps.readNamespacedDaemonSet({ name: 'cilium', namespace: NS })),
+    orUndefined(apps.readNamespacedDeployment({ name: 'clustermesh-apiserver', namespace: NS })),
   ]);
   const secret = (name: string) => secrets.items.find((s) => s.metadata?.name === name);
   const cm = (name: string) => cms.items.find((c) => c.metadata?.name === name);
@@ -88,7 +98,23 @@ export async function readClusterInputs(core: k8s.CoreV1Api): Promise<ClusterInp
     controlPlane: ['control-plane', 'master', 'etcd'].some((r) => n.metadata?.labels?.[`node-role.kubernetes.io/${r}`] === 'true'),
   }));
   const port = svc?.spec?.ports?.find((p) => p.port === 2379) ?? svc?.spec?.ports?.[0];
+  const agentSpec = ds?.spec?.template.spec;
+  const image = (agentSpec?.containers.find((c) => c.name === 'cilium-agent') ?? agentSpec?.containers[0])?.image ?? '';
+  const viaDeployment = deploy?.spec?.template.spec?.containers.some((c) => c.name === 'kvstoremesh') === true;
+  const peerSecret = secret(viaDeployment ? 'cilium-kvstoremesh' : 'cilium-clustermesh');
+  const dialer = viaDeployment ? deploy?.spec?.template.spec : agentSpec;
   return {
+    remoteUsersText: users,
+    kubeProxyReplacement: ['true', 'strict'].includes(String(config['kube-proxy-replacement'] ?? 'false')),
+    version: /:v?([0-9][^@:]*)(@.*)?$/.exec(image)?.[1],
+    kvstoremeshFor: viaDeployment ? 'deployment' : peerSecret ? 'agents' : undefined,
+    dialerGeneration: (viaDeployment ? deploy : ds)?.metadata?.generation,
+    peers: Object.entries(peerSecret?.data ?? {})
+      // Certificates may sit beside the peer configs in the same Secret; peers are the other keys.
+      .filter(([k]) => !/^common-|\.crt$|\.key$/.test(k))
+      .map(([name, v]) => ({ name, text: Buffer.from(v, 'base64').toString('utf8') }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    hostAliases: (dialer?.hostAliases ?? []).flatMap((h) => (h.hostnames ?? []).map((n): [string, string] => [h.ip ?? '', n])),
     clusterName: config['cluster-name'],
     clusterId: config['cluster-id'] !== undefined ? Number(config['cluster-id']) : undefined,
     maxConnectedClusters: config['max-connected-clusters'] !== undefined ? Number(config['max-connected-clusters']) : undefined,
@@ -102,17 +128,5 @@ export async function readClusterInputs(core: k8s.CoreV1Api): Promise<ClusterInp
       : undefined,
     workerIPs: nodeList.filter((n) => !n.controlPlane && n.ip).map((n) => n.ip),
     nodes: nodeList,
-  };
-}
-
-/** Parses one key of Secret cilium-clustermesh (an etcd client config) into a PeerConfig. */
-export function parsePeerConfig(name: string, text: string): PeerConfig {
-  const o = (YAML.parse(text) ?? {}) as Record<string, unknown>;
-  return {
-    name,
-    endpoints: Array.isArray(o.endpoints) ? o.endpoints.map(String) : [],
-    trustedCaFile: String(o['trusted-ca-file'] ?? ''),
-    certFile: String(o['cert-file'] ?? ''),
-    keyFile: String(o['key-file'] ?? ''),
   };
 }

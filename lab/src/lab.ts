@@ -1,23 +1,28 @@
 /**
- * Bringing the lab up and down: kwokctl clusters from local binaries, RKE2's shape, the stand-in
- * rke2-cilium chart installed with the real helm, and the endpoints daemon that serves each
- * cluster's clustermesh endpoint. Every process the lab starts is recorded by pid in `.lab/lab.json`.
+ * Bringing the lab up and down: kwokctl clusters from local binaries, RKE2's shape, RKE2's real
+ * helm-controller per cluster installing the upstream Cilium chart as release rke2-cilium (its Job
+ * pods run by the lab's job runner, helmjobs.ts), and the endpoints daemon that serves each cluster's
+ * clustermesh endpoint. Every process the lab starts is recorded by pid in `.lab/lab.json`.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { agentShim, agentSocket, hangFile } from './agentserver.js';
-import { labPaths, type LabPaths } from './paths.js';
+import { labCiliumVersion, labPaths, moduleDir, type LabPaths } from './paths.js';
 import { isAlive, portOpen, run, sleep, spawnDetached, stopPid, waitFor } from './proc.js';
-import { componentPorts, helmChartManifest, initialValues, kwokctlConfig, nodeManifest } from './shape.js';
+import { defaultCiliumVersion } from './realmesh.js';
+import { ciliumNodeManifest, componentPorts, helmChartManifest, kwokctlConfig, labStages, nodeManifest } from './shape.js';
 import { DEFAULT_WORKERS, labTopology, type LabCluster } from './topology.js';
 
 /** What `.lab/lab.json` records about a running lab. */
 export interface LabState {
-  clusters: { name: string; workdir: string; apiserver: string; pids: number[]; ports: number[] }[];
+  clusters: { name: string; workdir: string; apiserver: string; pids: number[]; ports: number[]; helmControllerPid?: number }[];
   /** Workers per cluster (`up --workers`); absent in a lab of the default shape. */
   workers?: number;
   daemonPid?: number;
+  /** The helm Job runner (jobrunner.ts) for every cluster. */
+  jobRunnerPid?: number;
   kubeconfig: string;
   startedAt: string;
 }
@@ -51,13 +56,45 @@ export async function ensureBinaries(paths: LabPaths, log: (s: string) => void):
   log(`binaries ready in ${paths.bin} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
+function writeExecutable(file: string, text: string): void {
+  writeFileSync(file, text);
+  chmodSync(file, 0o755);
+}
+
+/**
+ * `/usr/bin/clustermesh-apiserver` of the clustermesh-apiserver image: cilium-cli execs its debug
+ * subcommand by that absolute path (`ClusterMeshBinaryName` in cilium-cli/defaults/defaults.go,
+ * cilium v1.18.0-pre.3: `/usr/bin/clustermesh-apiserver kvstoremesh-dbg status -o json`). Here it
+ * hands `kvstoremesh-dbg …` to the lab's shim of that name, beside it (see `kwokInNamespace`).
+ */
+const CLUSTERMESH_APISERVER_SHIM = `#!/bin/sh
+# /usr/bin/clustermesh-apiserver in a lab pod: its kvstoremesh-dbg subcommand is the lab's shim.
+case $1 in
+kvstoremesh-dbg) shift; exec "$(dirname "$0")/kvstoremesh-dbg" "$@" ;;
+*) printf 'lab: clustermesh-apiserver %s is not served by an exec here (only kvstoremesh-dbg)\\n' "$1" >&2; exit 1 ;;
+esac
+`;
+
+/**
+ * The kwok controller binary kwokctl starts: kwok in a private mount namespace (\`unshare --mount\`)
+ * whose /usr/bin is an overlay with the shims on top, so execs by absolute path (/usr/bin/…) reach the
+ * shims too. The host's /usr/bin is never changed; the namespace ends with the kwok process.
+ */
+function kwokInNamespace(paths: LabPaths): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return `#!/bin/sh
+# kwok for the meshform lab in a private mount namespace: /usr/bin = overlay(shims over /usr/bin).
+exec unshare --mount --propagation private -- /bin/sh -c \\
+  'mount -t overlay meshform-lab-shims -o "lowerdir=$1:/usr/bin" /usr/bin || exit 125; shift; exec "$@"' \\
+  kwok-in-namespace ${q(paths.shims)} ${q(paths.binary('kwok'))} "$@"
+`;
+}
+
 function writeShims(paths: LabPaths): void {
   mkdirSync(paths.shims, { recursive: true });
-  for (const cmd of AGENT_COMMANDS) {
-    const file = join(paths.shims, cmd);
-    writeFileSync(file, agentShim(cmd, agentSocket(paths.state)));
-    chmodSync(file, 0o755);
-  }
+  for (const cmd of AGENT_COMMANDS) writeExecutable(join(paths.shims, cmd), agentShim(cmd, agentSocket(paths.state)));
+  writeExecutable(join(paths.shims, 'clustermesh-apiserver'), CLUSTERMESH_APISERVER_SHIM);
+  writeExecutable(paths.kwokInNamespace, kwokInNamespace(paths));
 }
 
 function clusterWorkdir(paths: LabPaths, name: string): string {
@@ -69,13 +106,64 @@ export function kubectl(paths: LabPaths, context: string, args: string[], input?
   return run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', context, ...args], { input });
 }
 
-async function createCluster(paths: LabPaths, cluster: LabCluster, log: (s: string) => void): Promise<void> {
+/** kwok's five default Stages from the pinned kwok module (Go module cache), narrowed by labStages. */
+function kwokStages(paths: LabPaths): Record<string, unknown>[] {
+  const kwok = moduleDir('sigs.k8s.io/kwok', paths.versions.KWOK_VERSION ?? 'v0.7.0', 'kustomize/stage/pod/fast/pod-ready.yaml');
+  const files = [
+    'node/fast/node-initialize.yaml',
+    'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+    'pod/fast/pod-ready.yaml',
+    'pod/fast/pod-complete.yaml',
+    'pod/fast/pod-delete.yaml',
+  ];
+  return labStages(files.map((f) => YAML.parse(readFileSync(join(kwok, 'kustomize/stage', f), 'utf8')) as Record<string, unknown>));
+}
+
+/**
+ * The upstream Cilium chart of the pinned version, packaged with the lab's helm from the cilium
+ * module in the Go module cache into `.lab/charts/` (never into the repository). Returns its version.
+ */
+async function packageChart(paths: LabPaths): Promise<string> {
+  const v = labCiliumVersion(paths.versions);
+  const src = join(moduleDir('github.com/cilium/cilium', v, 'install/kubernetes/cilium/Chart.yaml'), 'install/kubernetes/cilium');
+  const tmp = mkdtempSync(join(tmpdir(), 'meshform-lab-chart-'));
+  try {
+    cpSync(src, join(tmp, 'cilium'), { recursive: true });
+    chmodSync(join(tmp, 'cilium'), 0o755);
+    const r = await run(paths.binary('helm'), ['package', join(tmp, 'cilium'), '-d', join(tmp, 'out')]);
+    const tgz = /saved it to: (\S+)/.exec(r.stdout)?.[1];
+    if (!tgz) throw new Error(`helm package printed no chart path: ${r.stdout.trim()}`);
+    mkdirSync(join(paths.state, 'charts'), { recursive: true });
+    renameSync(tgz, paths.chartPackage);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return chartVersion(paths);
+}
+
+/** The version of the packaged chart (`helm show chart`). */
+export async function chartVersion(paths: LabPaths = labPaths()): Promise<string> {
+  if (!existsSync(paths.chartPackage)) throw new Error(`no ${paths.chartPackage}: \`lab up\` packages the chart`);
+  const r = await run(paths.binary('helm'), ['show', 'chart', paths.chartPackage]);
+  return String((YAML.parse(r.stdout) as { version: string }).version);
+}
+
+/** The CRDs the Cilium chart and the clustermesh-apiserver need (crds/v2, crds/v2alpha1 of the pinned module). */
+function ciliumCrdFiles(paths: LabPaths): string[] {
+  const v = labCiliumVersion(paths.versions);
+  const base = join(moduleDir('github.com/cilium/cilium', v, 'pkg/k8s/apis/cilium.io/client/crds/v2'), 'pkg/k8s/apis/cilium.io/client/crds');
+  return ['v2', 'v2alpha1'].flatMap((d) => readdirSync(join(base, d)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(base, d, f)));
+}
+
+async function createCluster(paths: LabPaths, cluster: LabCluster, stages: Record<string, unknown>[], log: (s: string) => void): Promise<void> {
   const kubeVersion = paths.versions.KUBE_VERSION ?? 'v1.33.13';
   const docs = kwokctlConfig({
+    stages,
     cluster,
     bin: paths.binary,
     kubeVersion,
     shimsDir: paths.shims,
+    kwokBinary: paths.kwokInNamespace,
     cacheDir: join(paths.state, 'kwok-cache'),
     agentEnv: {
       MESHFORM_LAB_CLUSTER: cluster.name,
@@ -116,11 +204,36 @@ function writeKubeconfig(paths: LabPaths, clusters: LabCluster[]): Map<string, s
   return servers;
 }
 
-async function shapeCluster(paths: LabPaths, cluster: LabCluster, log: (s: string) => void): Promise<void> {
+/** A kubeconfig with only this cluster's admin context, for its helm-controller. */
+function writeClusterKubeconfig(paths: LabPaths, cluster: string): string {
+  const kc = YAML.parse(readFileSync(paths.kubeconfig, 'utf8')) as { clusters: { name: string }[]; users: { name: string }[]; contexts: { name: string; context: { user: string } }[] };
+  const context = kc.contexts.find((c) => c.name === cluster)!;
+  const dir = join(paths.helmJobs, cluster);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(file, YAML.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: kc.clusters.filter((c) => c.name === cluster),
+    users: kc.users.filter((u) => u.name === context.context.user),
+    contexts: [context],
+    'current-context': cluster,
+  }), { mode: 0o600 });
+  return file;
+}
+
+/** Starts RKE2's helm-controller for one cluster (it installs its CRDs, takes lease kube-system/helm-controller-lock). */
+function startHelmController(paths: LabPaths, cluster: string): number {
+  if (!existsSync(paths.helmController)) throw new Error(`missing ${paths.helmController}: run bash lab/build.sh`);
+  const kubeconfig = writeClusterKubeconfig(paths, cluster);
+  return spawnDetached(paths.helmController, ['--kubeconfig', kubeconfig, '--namespace', 'kube-system'], join(paths.helmJobs, cluster, 'helm-controller.log'));
+}
+
+async function shapeCluster(paths: LabPaths, cluster: LabCluster, chart: { version: string; content: string }, log: (s: string) => void): Promise<void> {
   const ctx = cluster.name;
   const kubeVersion = paths.versions.KUBE_VERSION ?? 'v1.33.13';
-  const chart = YAML.parse(readFileSync(join(paths.chart, 'Chart.yaml'), 'utf8')) as { version: string };
-  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', join(paths.manifests, 'helm-controller-crds.yaml')]);
+  const t0 = Date.now();
+  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', ...ciliumCrdFiles(paths).flatMap((f) => ['-f', f])]);
   const nodes = cluster.nodes.map((n) => nodeManifest(n, kubeVersion));
   await kubectl(paths, ctx, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nodes }));
   // Node status given at create is kept by the API server, but make it certain: the InternalIPs
@@ -129,17 +242,23 @@ async function shapeCluster(paths: LabPaths, cluster: LabCluster, log: (s: strin
     const meta = n.metadata as { name: string };
     await kubectl(paths, ctx, ['patch', 'node', meta.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: n.status })]);
   });
-  await kubectl(paths, ctx, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/helmcharts.helm.cattle.io', 'crd/helmchartconfigs.helm.cattle.io']);
-  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', '-'], JSON.stringify(helmChartManifest(cluster, chart.version)));
-  const valuesFile = join(paths.state, `initial-values-${cluster.name}.yaml`);
-  writeFileSync(valuesFile, YAML.stringify(initialValues(cluster)));
-  await run(paths.binary('helm'), [
-    '--kubeconfig', paths.kubeconfig, '--kube-context', ctx,
-    'install', 'rke2-cilium', paths.chart, '-n', 'kube-system', '-f', valuesFile,
-  ]);
+  // What the agents and the operator would write, which cannot run here: a CiliumNode per node.
+  await kubectl(paths, ctx, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/ciliumnodes.cilium.io']);
+  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=cilium-agent', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: cluster.nodes.map(ciliumNodeManifest) }));
+  // helm-controller installs its own CRDs at start.
+  await waitFor(`${ctx}: helm-controller's CRDs`, 60_000, async () => {
+    const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', ctx, 'wait', '--for=condition=Established', '--timeout=5s', 'crd/helmcharts.helm.cattle.io', 'crd/helmchartconfigs.helm.cattle.io'], { allowFail: true });
+    return r.code === 0 ? true : undefined;
+  });
+  // Server-side: client-side apply would copy the 250 KB chartContent into the last-applied annotation.
+  await kubectl(paths, ctx, ['apply', '--server-side', '--field-manager=rke2', '-f', '-'], JSON.stringify(helmChartManifest(cluster, chart.version, chart.content, defaultCiliumVersion())));
   await kubectl(paths, ctx, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s']);
+  await waitFor(`${ctx}: job helm-install-rke2-cilium to complete`, 180_000, async () => {
+    const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', ctx, 'get', 'job', 'helm-install-rke2-cilium', '-n', 'kube-system', '-o', 'jsonpath={.status.succeeded}'], { allowFail: true });
+    return r.code === 0 && Number(r.stdout) >= 1 ? true : undefined;
+  });
   await kubectl(paths, ctx, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=90s']);
-  log(`${cluster.name}: RKE2 shape ready (${nodes.length} nodes, helm release rke2-cilium, ds/cilium rolled out)`);
+  log(`${cluster.name}: RKE2 shape ready (${nodes.length} nodes, helm release rke2-cilium ${chart.version} by helm-controller, ds/cilium rolled out; ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -322,7 +441,9 @@ async function upLocked(paths: LabPaths, clusters: LabCluster[], log: (s: string
   };
   try {
     // Control planes in parallel: they are independent and most of the time is process start-up.
-    const created = await Promise.allSettled(clusters.map((c) => createCluster(paths, c, log)));
+    const stages = kwokStages(paths);
+    const chartReady = packageChart(paths);
+    const created = await Promise.allSettled(clusters.map((c) => createCluster(paths, c, stages, log)));
     for (const c of clusters) {
       state.clusters.push({ name: c.name, workdir: clusterWorkdir(paths, c.name), apiserver: '', pids: componentPids(paths, c.name), ports: recordedPorts(paths, c.name) });
     }
@@ -331,8 +452,14 @@ async function upLocked(paths: LabPaths, clusters: LabCluster[], log: (s: string
     if (failed) throw failed.reason;
     const servers = writeKubeconfig(paths, clusters);
     for (const c of state.clusters) c.apiserver = servers.get(c.name) ?? '';
+    for (const c of state.clusters) c.helmControllerPid = startHelmController(paths, c.name);
     writeState(paths, state);
-    await Promise.all(clusters.map((c) => shapeCluster(paths, c, log)));
+    if (!existsSync(paths.jobRunnerEntry)) throw new Error(`missing ${paths.jobRunnerEntry}: run npx tsc -p . first`);
+    state.jobRunnerPid = spawnDetached(process.execPath, [paths.jobRunnerEntry], join(paths.helmJobs, 'runner.log'), { ...process.env, MESHFORM_LAB_STATE: paths.state });
+    writeState(paths, state);
+    const version = await chartReady;
+    const chart = { version, content: readFileSync(paths.chartPackage).toString('base64') };
+    await Promise.all(clusters.map((c) => shapeCluster(paths, c, chart, log)));
     await addViewers(paths, clusters, log);
     if (!existsSync(paths.daemonEntry)) throw new Error(`missing ${paths.daemonEntry}: run npx tsc -p . first`);
     state.daemonPid = spawnDetached(process.execPath, [paths.daemonEntry], paths.daemonLog, { ...process.env, MESHFORM_LAB_STATE: paths.state });
@@ -367,6 +494,8 @@ export async function down(log: (s: string) => void, opts: { internal?: boolean 
   }
   // The daemon first, so it does not restart endpoints while they are being stopped.
   if (state?.daemonPid) await stopPid(state.daemonPid);
+  if (state?.jobRunnerPid) await stopPid(state.jobRunnerPid);
+  for (const c of state?.clusters ?? []) if (c.helmControllerPid) await stopPid(c.helmControllerPid);
   for (const pid of endpointPids(paths)) await stopPid(pid);
   const names = new Set(state?.clusters.map((c) => c.name) ?? []);
   const clustersDir = join(paths.kwokWorkdir, 'clusters');
@@ -378,6 +507,8 @@ export async function down(log: (s: string) => void, opts: { internal?: boolean 
     await run(paths.binary('kwokctl'), ['delete', 'cluster', '--name', name], { env: kwokEnv(paths), allowFail: true });
     for (const pid of pids) await stopPid(pid);
     for (const pid of pids) if (isAlive(pid)) leftover.push(`${name}: pid ${pid} still running`);
+    const hc = state?.clusters.find((c) => c.name === name)?.helmControllerPid;
+    if (hc && isAlive(hc)) leftover.push(`${name}: helm-controller pid ${hc} still running`);
     log(`${name}: deleted`);
   }
   // A process that has just exited may hold its sockets for a moment while its threads unwind.
@@ -394,19 +525,23 @@ export async function down(log: (s: string) => void, opts: { internal?: boolean 
   rmSync(paths.kwokWorkdir, { recursive: true, force: true });
   rmSync(paths.endpoints, { recursive: true, force: true });
   rmSync(join(paths.state, 'agent'), { recursive: true, force: true });
-  rmSync(join(paths.state, 'helm-controller'), { recursive: true, force: true });
-  if (existsSync(paths.state)) for (const f of readdirSync(paths.state)) if (/^initial-values-.*\.yaml$/.test(f)) rmSync(join(paths.state, f), { force: true });
+  rmSync(paths.helmJobs, { recursive: true, force: true });
+  rmSync(join(paths.state, 'charts'), { recursive: true, force: true });
   return { leftover };
 }
 
-/** Pids of clustermesh endpoint etcds recorded by the daemon (each in endpoints/<cluster>/etcd.pid). */
+/**
+ * Pids of the clustermesh chain processes recorded by the daemon (endpoints/<cluster>/<name>.pid:
+ * etcd, clustermesh, kvstoremesh), kvstoremesh first so that nothing dials an etcd being stopped.
+ */
 export function endpointPids(paths: LabPaths): number[] {
   if (!existsSync(paths.endpoints)) return [];
   const out: number[] = [];
   for (const d of readdirSync(paths.endpoints, { withFileTypes: true })) {
     if (!d.isDirectory()) continue;
-    const f = join(paths.endpoints, d.name, 'etcd.pid');
-    if (existsSync(f)) {
+    for (const name of ['kvstoremesh', 'clustermesh', 'etcd']) {
+      const f = join(paths.endpoints, d.name, `${name}.pid`);
+      if (!existsSync(f)) continue;
       const pid = Number(readFileSync(f, 'utf8').trim());
       if (pid > 0) out.push(pid);
     }
@@ -423,8 +558,10 @@ export interface EndpointsReport {
     error?: string;
     readError?: string;
     fingerprint: string;
-    /** The etcd on the control-plane IPs (no remote users: permission denied). */
-    controlPlane?: { state: string; listen: string[]; error?: string };
+    version?: string;
+    kvstoremeshFor?: 'deployment' | 'agents';
+    kvstoremeshApi?: string;
+    components?: Record<string, { state: string; pid?: number; error?: string }>;
   }>;
 }
 
@@ -525,6 +662,8 @@ export async function stopCluster(cluster: string, log: (s: string) => void = ()
   const c = state.clusters.find((x) => x.name === cluster)!;
   const t0 = Date.now();
   const pids = new Set([...c.pids, ...componentPids(paths, cluster)]);
+  // helm-controller runs inside RKE2's server process: it goes with the API server.
+  if (c.helmControllerPid) await stopPid(c.helmControllerPid);
   await run(paths.binary('kwokctl'), ['stop', 'cluster', '--name', cluster], { env: kwokEnv(paths), timeoutMs: 60_000 });
   for (const pid of pids) await stopPid(pid);
   const api = new URL(c.apiserver);
@@ -546,17 +685,22 @@ export async function startCluster(cluster: string, log: (s: string) => void = (
     const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', cluster, 'get', '--raw', '/readyz'], { allowFail: true, timeoutMs: 10_000 });
     return r.code === 0 ? true : undefined;
   });
+  // The new kwok ignores new pods on nodes whose old leases it does not hold until they expire
+  // (nodeLeaseDurationSeconds, 200 s): drop them so it takes the nodes over at once.
+  await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', cluster, 'delete', 'lease', '--all', '-n', 'kube-node-lease', '--wait=false'], { timeoutMs: 30_000 });
   // Re-read: the daemon does not write lab.json, but another switch might have.
   const state = readState(paths)!;
   const c = state.clusters.find((x) => x.name === cluster)!;
   c.pids = componentPids(paths, cluster);
+  c.helmControllerPid = startHelmController(paths, cluster);
   writeState(paths, state);
   log(`${cluster}: started (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-/** Whether every control-plane process of `cluster` runs. */
+/** Whether every control-plane process of `cluster` runs (its helm-controller included). */
 export function clusterRunning(cluster: string): boolean {
   const paths = labPaths();
   const pids = componentPids(paths, cluster);
-  return pids.length > 0 && pids.every(isAlive);
+  const hc = readState(paths)?.clusters.find((c) => c.name === cluster)?.helmControllerPid;
+  return pids.length > 0 && pids.every(isAlive) && hc !== undefined && isAlive(hc);
 }

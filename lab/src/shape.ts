@@ -1,6 +1,6 @@
 /**
  * The objects that give a kwok cluster the shape of an RKE2 cluster: role-labelled nodes with
- * InternalIPs and pod CIDRs, the rke2-cilium HelmChart, and the kwokctl configuration that runs it
+ * InternalIPs and pod CIDRs, the rke2-cilium HelmChart, kwok's Stages, and the kwokctl configuration that runs it
  * all from local binaries on 127.0.0.1. Pure: returns data.
  */
 import { createHash } from 'node:crypto';
@@ -76,8 +76,12 @@ export function nodeManifest(node: LabNode, kubeVersion: string): Record<string,
   };
 }
 
-/** HelmChart kube-system/rke2-cilium with the globals RKE2's server injects through spec.set. */
-export function helmChartManifest(cluster: LabCluster, chartVersion: string): Record<string, unknown> {
+/**
+ * HelmChart kube-system/rke2-cilium with the globals RKE2's server injects through spec.set, carrying
+ * the chart itself (`chartContent`: the base64 of the packaged chart), as RKE2 ships its bundled charts,
+ * and the agent image tag pinned to a Cilium version the lab runs (as RKE2's packaged chart pins it).
+ */
+export function helmChartManifest(cluster: LabCluster, chartVersion: string, chartContent: string, ciliumVersion: string): Record<string, unknown> {
   return {
     apiVersion: 'helm.cattle.io/v1',
     kind: 'HelmChart',
@@ -89,11 +93,58 @@ export function helmChartManifest(cluster: LabCluster, chartVersion: string): Re
     spec: {
       bootstrap: true,
       chart: 'rke2-cilium',
+      chartContent,
       version: chartVersion,
       targetNamespace: 'kube-system',
-      set: rke2Globals(cluster),
+      set: { ...rke2Globals(cluster), 'image.tag': `v${ciliumVersion}` },
     },
   };
+}
+
+/**
+ * A CiliumNode as a Cilium agent registers its node (what the clustermesh-apiserver syncs into
+ * `cilium/state/nodes/v1/`): the agents and operator cannot run under kwok, so the lab writes it.
+ */
+export function ciliumNodeManifest(node: LabNode): Record<string, unknown> {
+  return {
+    apiVersion: 'cilium.io/v2',
+    kind: 'CiliumNode',
+    metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name } },
+    spec: {
+      addresses: [{ type: 'InternalIP', ip: node.ip }],
+      ipam: { podCIDRs: [node.podCIDR] },
+    },
+  };
+}
+
+/** The label helm-controller v0.17.9 puts on its Job pods (pkg/controllers/chart/chart.go LabelChartName). */
+export const HELM_JOB_LABEL = 'helmcharts.helm.cattle.io/chart';
+
+/**
+ * kwok's default Stages (kustomize/stage/{node,pod}/fast and node/heartbeat-with-lease of the pinned
+ * kwok module, passed in) with pod-complete narrowed so it leaves helm-controller's Job pods alone:
+ * the lab's Job runner completes them after really running helm. Once a config has any Stage,
+ * kwokctl uses only the Stages given, so all five are returned.
+ */
+export function labStages(defaults: Record<string, unknown>[]): Record<string, unknown>[] {
+  const names = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete'];
+  const byName = new Map(defaults.map((d) => [(d.metadata as { name: string }).name, d]));
+  return names.map((name) => {
+    const stage = byName.get(name);
+    if (!stage) throw new Error(`kwok's default Stage ${name} is missing`);
+    if (name !== 'pod-complete') return stage;
+    const spec = stage.spec as { selector: { matchExpressions: unknown[] } };
+    return {
+      ...stage,
+      spec: {
+        ...spec,
+        selector: {
+          ...spec.selector,
+          matchExpressions: [...spec.selector.matchExpressions, { key: `.metadata.labels["${HELM_JOB_LABEL}"]`, operator: 'DoesNotExist' }],
+        },
+      },
+    };
+  });
 }
 
 /** The `global.*` values RKE2 sets on its charts (the same go to the helm release's values). */
@@ -109,10 +160,11 @@ export function rke2Globals(cluster: LabCluster): Record<string, string> {
   };
 }
 
-/** Values RKE2 would install rke2-cilium with on a fresh cluster (no mesh yet). */
-export function initialValues(cluster: LabCluster): Record<string, unknown> {
+/** Values RKE2 would install rke2-cilium with on a fresh cluster (no mesh yet), agent image `v<ciliumVersion>`. */
+export function initialValues(cluster: LabCluster, ciliumVersion: string): Record<string, unknown> {
   const g = rke2Globals(cluster);
   return {
+    image: { tag: `v${ciliumVersion}` },
     global: {
       clusterCIDR: g['global.clusterCIDR'],
       clusterCIDRv4: g['global.clusterCIDRv4'],
@@ -143,15 +195,19 @@ export interface KwokctlInputs {
   bin: (name: string) => string;
   kubeVersion: string;
   shimsDir: string;
+  /** The kwok controller to start (a wrapper around the kwok binary). */
+  kwokBinary: string;
   agentEnv: Record<string, string>;
   cacheDir: string;
+  /** The Stages kwok runs (labStages). */
+  stages: Record<string, unknown>[];
 }
 
 /**
  * The kwokctl configuration (multi-document YAML as objects): binary runtime, every component from a
  * local path (a path that does not exist makes kwokctl fail instead of downloading), everything on
  * 127.0.0.1, no metrics-server/prometheus/jaeger/dashboard, and a ClusterExec sending `kubectl exec`
- * in kube-system pods to the simulated agent.
+ * in kube-system pods to the daemon (agentserver.ts: answers from the real kvstoremesh).
  */
 export function kwokctlConfig(i: KwokctlInputs): Record<string, unknown>[] {
   const never = (name: string) => i.bin(`not-provided-${name}`);
@@ -173,7 +229,7 @@ export function kwokctlConfig(i: KwokctlInputs): Record<string, unknown>[] {
         kubeControllerManagerBinary: i.bin('kube-controller-manager'),
         kubeSchedulerBinary: i.bin('kube-scheduler'),
         kubectlBinary: i.bin('kubectl'),
-        kwokControllerBinary: i.bin('kwok'),
+        kwokControllerBinary: i.kwokBinary,
         kectlBinary: never('kectl'),
         dashboardBinary: never('dashboard'),
         prometheusBinary: never('prometheus'),
@@ -224,5 +280,6 @@ export function kwokctlConfig(i: KwokctlInputs): Record<string, unknown>[] {
         ],
       },
     },
+    ...i.stages,
   ];
 }

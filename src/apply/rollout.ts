@@ -164,3 +164,29 @@ export function statusGate(input: MembershipInput, clients: ReadonlyMap<string, 
     return gateVerdict(r.status, r.elapsedMs);
   };
 }
+
+/** What clearing the leaving clusters found: targets to apply, clusters with nothing to clear, clusters that could not be read. */
+export interface LeavingTargets {
+  targets: ApplyTarget[];
+  nothing: Finding[];
+  failed: MeshformError[];
+}
+
+/**
+ * The targets that clear `leaving` (the clusters `apply --prune` takes out), each reached through
+ * the connection plan.json recorded for it (`connect` makes the client). I/O: reads each one's
+ * HelmChartConfig; one that cannot be reached is a MEMBER_CLEAR_FAILED error, not a throw.
+ */
+export async function leavingTargets(leaving: readonly RecordedCluster[], connect: (r: RecordedCluster) => ClusterClient, ref: ReleaseRef = DEFAULT_RELEASE): Promise<LeavingTargets> {
+  const out: LeavingTargets = { targets: [], nothing: [], failed: [] };
+  for (const r of leaving) {
+    try {
+      const t = await leavingTarget(r.name, connect(r), ref);
+      if (t) out.targets.push(t);
+      else out.nothing.push(nothingToClear(r.name));
+    } catch (err) {
+      out.failed.push(clearFailed(r.name, err, r.connection?.context));
+    }
+  }
+  return out;
+}

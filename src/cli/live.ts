@@ -11,14 +11,11 @@ import { stringify } from 'yaml';
 import { MeshformError, hasErrors } from '../errors.js';
 import { exitCodeFor, worstExitCode } from '../exit.js';
 import { readBoundedSync } from '../util/bounded-read.js';
-import { afterPhase, describeRotation, phaseCa, remainingPhases, rotationProblems, ROTATION_PHASES, ROTATION_STATE_FILE, type RotationState } from '../pki/rotation.js';
-import { inspectCaFiles } from '../pki/ca.js';
-import { removeUserFile } from '../write/user.js';
-import type { MeshSpec } from '../spec/types.js';
-import type { Finding } from '../errors.js';
+import { describeRotation } from '../pki/rotation.js';
+import { readRotationState, refusalFinding, resumeCommand, rotationInProgress, runRotation, startRotation, type RotationRefusal } from '../pki/rotate.js';
 import { certificateNotes, clusterCertificates, formatCertificates, judgeOptionsOf } from '../pki/live.js';
 import { describeWave } from '../apply/membership.js';
-import { clearFailed, leavingTarget, nothingToClear, planRollout, recordedClusters, statusGate } from '../apply/rollout.js';
+import { clearFailed, leavingTarget, leavingTargets, nothingToClear, planRollout, recordedClusters, statusGate } from '../apply/rollout.js';
 import { applyInWaves, wavesReport, type WavesResult } from '../apply/waves.js';
 import type { Prepared } from '../prepare.js';
 import { preparedOrExit } from './spec.js';
@@ -36,7 +33,7 @@ import { applyExitCode, applyReport, diffExitCode, diffReport, formatDiff } from
 import { spawnHelm, type HelmRunner } from '../apply/helm.js';
 import { checkLive, type LiveCheck } from '../live/check.js';
 import { admitApply } from '../live/scope.js';
-import { applyTargets, meshTargets, preflightOf, renderForLive } from '../live/targets.js';
+import { applyTargets, meshTargets, preflightOf, renderAndCommit, renderForLive } from '../live/targets.js';
 import { collectStatus, waitForMesh } from '../status/status.js';
 import { formatStatusTable } from '../status/format.js';
 import { formatDoctorReport } from '../doctor/doctor.js';
@@ -322,31 +319,19 @@ export async function applyCommand(
     ...(only ? { only } : {}),
   }, specPath);
   if (rollout.findings.length) io.err(formatFindings(rollout.findings));
-  const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, readOnly: opts.dryRun, display: opts.out });
-  let rendered: Awaited<ReturnType<typeof renderForLive>>;
-  try {
-    rendered = await renderForLive(p, live.facts, outDir, io.now());
-    if (rendered.plan.warnings.length) io.err(formatFindings(rendered.plan.warnings));
-    if (!opts.dryRun) folder.commit(rendered.files);
-  } finally {
-    folder.close();
-  }
+  const rendered = await renderAndCommit(p, live.facts, outDir, io.now(), { takeOver: opts.takeOver ?? false, readOnly: opts.dryRun, display: opts.out });
+  if (rendered.plan.warnings.length) io.err(formatFindings(rendered.plan.warnings));
   if (opts.method === 'helm') io.err(`warning: ${HELM_CONTROLLER_WARNING}`);
 
   const targets = applyTargets(p.spec, live.connected, rendered, opts.method, opts.chart).filter((t) => !only || only.includes(t.name));
   const byName = new Map(targets.map((t) => [t.name, t]));
-  const clearErrors: MeshformError[] = [];
-  for (const r of rollout.prune) {
+  const leaving = await leavingTargets(rollout.prune, (r) => {
     const conn = r.connection ?? {};
-    try {
-      const client = (deps.connector ?? kubeconfigConnector)({ name: r.name, kubeconfig: conn.kubeconfig !== undefined ? resolve(p.spec.dir, conn.kubeconfig) : opts.kubeconfig, context: conn.context, timeoutMs: connectFlags(opts).timeoutMs }, io.env);
-      const t = await leavingTarget(r.name, client, releaseRefOf(p.spec));
-      if (t) byName.set(r.name, t);
-      else io.err(formatFindings([nothingToClear(r.name)]));
-    } catch (err) {
-      clearErrors.push(clearFailed(r.name, err, conn.context));
-    }
-  }
+    return (deps.connector ?? kubeconfigConnector)({ name: r.name, kubeconfig: conn.kubeconfig !== undefined ? resolve(p.spec.dir, conn.kubeconfig) : opts.kubeconfig, context: conn.context, timeoutMs: connectFlags(opts).timeoutMs }, io.env);
+  }, releaseRefOf(p.spec));
+  for (const t of leaving.targets) byName.set(t.name, t);
+  if (leaving.nothing.length) io.err(formatFindings(leaving.nothing));
+  const clearErrors = leaving.failed;
   for (const e of clearErrors) io.err(formatFindings(e.findings));
   const waves = rollout.waves.map((w) => (w.kind === 'leave' ? { ...w, clusters: w.clusters.filter((n) => byName.has(n)) } : w)).filter((w) => w.clusters.length > 0);
   if (waves.length > 1 || opts.dryRun) for (const w of waves) io.err(describeWave(w));
@@ -514,32 +499,9 @@ export async function disconnectCommand(
 }
 
 // ---------------------------------------------------------------------------------------------
-/** The record of a rotation in progress beside the spec's CA, if any. */
-export function readRotationState(spec: MeshSpec): RotationState | undefined {
-  if (!spec.ca) return undefined;
-  const r = readBoundedSync(join(dirname(spec.ca.cert), ROTATION_STATE_FILE), 1024 * 1024);
-  if (!r.ok) return undefined;
-  try {
-    return JSON.parse(r.bytes.toString('utf8')) as RotationState;
-  } catch {
-    return undefined;
-  }
-}
-
-/** One finding naming the phase a stopped rotation reached and the command that resumes it. */
-export function rotationInProgress(state: RotationState, specPath: string): Finding {
-  const next = remainingPhases(state)[0];
-  return { code: 'CA_ROTATION_IN_PROGRESS', severity: 'warning', path: 'ca', value: state.to,
-    message: `a CA rotation is in progress: ${state.done.length} of 3 phases done (${state.done.join(', ') || 'none'})${next ? `, next: ${next.phase} (${next.what})` : ''}`,
-    rule: RULES.CA_ROTATION_IN_PROGRESS.rule,
-    fix: `resume it: meshform ca rotate ${specPath} --new-ca ${dirname(state.newCa.cert)} --out ${state.out ?? '<out>'}` };
-}
-
 /**
  * `ca rotate <spec> --new-ca DIR --out OUT`: the shared CA replaced without downtime, in the three
- * phases of pki/rotation.ts. Each phase renders into `--out`, applies to every cluster and waits
- * until every link is ready; the progress is recorded after each, so the same command resumes.
- * Refused before any change while a cluster is unreachable or a link not ready.
+ * phases of pki/rotation.ts, run by pki/rotate.ts; this prints its progress and outcome.
  */
 export async function caRotateCommand(
   io: Io,
@@ -551,96 +513,42 @@ export async function caRotateCommand(
   const gateTimeoutMs = parseDuration(opts.gateTimeout, '--gate-timeout');
   const p = await prepareOrExit(io, specPath, opts);
   if (typeof p === 'number') return p;
-  const refuse = (message: string, fix: string, outcome: 'findings' | 'cluster' = 'findings') => {
-    io.err(formatFindings([{ code: 'CA_ROTATION_REFUSED', severity: 'error', path: 'ca', message, rule: RULES.CA_ROTATION_REFUSED.rule, fix }]));
+  const refused = (r: RotationRefusal) => {
+    if (r.findings.length) io.err(formatFindings(r.findings));
+    io.err(formatFindings([refusalFinding(r)]));
     io.err('meshform: nothing was changed');
-    return exitCodeFor(outcome);
+    return exitCodeFor(r.outcome);
   };
-  if (!p.spec.ca || !p.ca) return refuse(`${specPath} has no shared CA (ca:) to rotate`, 'give the spec its CA (ca.cert, ca.key) first');
-  const now = io.now();
-  const newDir = resolve(io.cwd, opts.newCa);
-  const newPaths = { cert: join(newDir, 'ca.crt'), key: join(newDir, 'ca.key') };
-  const inspected = await inspectCaFiles(newPaths, now);
-  if (!inspected.ca) {
-    io.err(formatFindings(inspected.findings));
-    return refuse(`the new CA in ${opts.newCa} cannot be used`, `make one: meshform ca init ${opts.newCa}`, 'findings');
-  }
-  const newCa = inspected.ca;
-  const state0 = readRotationState(p.spec);
-  const problems = rotationProblems(p.ca, newCa, state0, { now, validityDays: p.spec.certificates.validityDays });
-  if (problems.length) return refuse(problems.join('; '), 'see above');
-  const oldCa = state0 && state0.from !== p.ca.fingerprint256 ? undefined : p.ca;
-  if (!oldCa) return refuse('the spec\'s CA is neither end of the recorded rotation', `check ${p.spec.ca.cert} and ${join(dirname(p.spec.ca.cert), ROTATION_STATE_FILE)}`);
-  const phases = remainingPhases(state0);
-  io.err(`CA rotation ${p.ca.fingerprint256.slice(0, 23)}… → ${newCa.fingerprint256.slice(0, 23)}…`);
-  for (const line of describeRotation(state0)) io.err(`  ${line}`);
-
-  // Every cluster reachable and every link ready before anything changes.
+  const start = await startRotation(p, specPath, resolve(io.cwd, opts.newCa), opts.newCa, io.now());
+  if (start.refused) return refused(start);
+  io.err(`CA rotation ${start.oldCa.fingerprint256.slice(0, 23)}… → ${start.newCa.fingerprint256.slice(0, 23)}…`);
+  for (const line of describeRotation(start.state)) io.err(`  ${line}`);
   const live = await goLive(io, p, opts, deps);
-  if (live.failed.size) {
-    reportFailures(io, live.failed);
-    return refuse(`cluster(s) ${[...live.failed.keys()].join(', ')} cannot be reached: a rotation needs every cluster`, `bring ${[...live.failed.keys()].join(', ')} back, then run the same command`, 'cluster');
-  }
-  const targetsOfStatus = meshTargets(p.spec, live.connected);
-  const collect = () => collectStatus(targetsOfStatus, { namespace: p.spec.cilium.namespace });
-  const start = await collect();
-  if (!start.ready) {
-    const bad = start.matrix.filter((m) => m.ready < m.total || m.total === 0).map((m) => `${m.cluster}→${m.peer} ${m.ready}/${m.total}`);
-    return refuse(`the mesh is not ready (${bad.join(', ') || start.clusters.filter((c) => c.error).map((c) => `${c.name}: ${c.error}`).join('; ')}): a rotation starts from a ready mesh`, `meshform doctor ${specPath}, fix what it names, then run the same command`);
-  }
-  if (opts.dryRun) {
-    io.out(`would run: ${phases.map((x) => x.phase).join(', ') || 'nothing (all phases done): the CA files are swapped'}`);
-    return exitCodeFor('ok');
-  }
-  const outDir = resolve(io.cwd, opts.out);
-  const statePath = join(dirname(p.spec.ca.cert), ROTATION_STATE_FILE);
-  let state: RotationState = state0 ?? { from: oldCa.fingerprint256, to: newCa.fingerprint256, newCa: newPaths, out: opts.out, done: [], updatedAt: now.toISOString() };
-  const cas = { old: oldCa, new: newCa, oldPath: p.spec.ca.cert, newPath: newPaths.cert };
-  for (const phase of phases) {
-    const i = ROTATION_PHASES.findIndex((x) => x.phase === phase.phase) + 1;
-    io.err(`phase ${i}/3 ${phase.phase}: ${phase.what}`);
-    const prepared = { ...p, ca: phaseCa(phase, cas) };
-    const folder = OutputFolder.open(outDir, { mesh: p.spec.name, takeOver: opts.takeOver ?? false, display: opts.out });
-    let rendered: Awaited<ReturnType<typeof renderForLive>>;
-    try {
-      rendered = await renderForLive(prepared, live.facts, outDir, io.now());
-      folder.commit(rendered.files);
-    } finally {
-      folder.close();
-    }
-    const applied = await applyMesh(applyTargets(p.spec, live.connected, rendered, 'helmchartconfig'), { ...releaseRefOf(p.spec), timeoutMs, preflight: preflightOf(live, p.spec) });
-    io.err(formatApplySummary(applied).trimEnd());
-    const resume = `meshform ca rotate ${specPath} --new-ca ${opts.newCa} --out ${opts.out}`;
-    if (applied.failed.length) {
-      for (const c of applied.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
-      io.out(`Rotation stopped in phase ${i}/3 (${phase.phase}): ${applied.failed.join(', ')} failed. Fix it, then resume: ${resume}`);
-      writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
-      return applyExitCode(applied);
-    }
-    const g = await waitForMesh(collect, {
-      timeoutMs: gateTimeoutMs,
-      maxIntervalMs: 2000,
-      onPoll: (s, ms) => io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] phase ${i}/3: ${s.matrix.filter((m) => m.ready === m.total && m.total > 0).length}/${s.matrix.length} links ready`),
-    });
-    if (!g.status.ready) {
-      writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
-      io.out(`Rotation stopped in phase ${i}/3 (${phase.phase}): links not ready after ${opts.gateTimeout}. meshform doctor ${specPath}, then resume: ${resume}`);
+  if (live.failed.size) reportFailures(io, live.failed);
+  const outcome = await runRotation(p, live, start, specPath, {
+    outDir: resolve(io.cwd, opts.out), out: opts.out, takeOver: opts.takeOver ?? false, timeoutMs, gateTimeoutMs, now: () => io.now(), dryRun: opts.dryRun,
+  }, {
+    onPhase: (i, phase) => io.err(`phase ${i}/3 ${phase.phase}: ${phase.what}`),
+    onApplied: (_i, applied) => io.err(formatApplySummary(applied).trimEnd()),
+    onPoll: (i, ready, total, ms) => io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] phase ${i}/3: ${ready}/${total} links ready`),
+    onPhaseDone: (i, phase, ms) => io.err(`phase ${i}/3 ${phase.phase} done: every link ready after ${(ms / 1000).toFixed(1)} s`),
+  });
+  if (outcome.refused) return refused(outcome);
+  const resume = resumeCommand(specPath, opts.newCa, opts.out);
+  switch (outcome.result) {
+    case 'dry-run':
+      io.out(`would run: ${outcome.phases.map((x) => x.phase).join(', ') || 'nothing (all phases done): the CA files are swapped'}`);
+      return exitCodeFor('ok');
+    case 'apply-failed':
+      for (const c of outcome.applied.clusters) if (c.error?.findings.length) io.err(formatFindings(c.error.findings));
+      io.out(`Rotation stopped in phase ${outcome.index}/3 (${outcome.phase.phase}): ${outcome.applied.failed.join(', ')} failed. Fix it, then resume: ${resume}`);
+      return applyExitCode(outcome.applied);
+    case 'not-ready':
+      io.out(`Rotation stopped in phase ${outcome.index}/3 (${outcome.phase.phase}): links not ready after ${opts.gateTimeout}. meshform doctor ${specPath}, then resume: ${resume}`);
       return exitCodeFor('not-ready');
-    }
-    state = afterPhase(state, phase.phase, io.now());
-    writeUserFile(statePath, JSON.stringify(state, null, 2) + '\n', { mode: 0o644, replace: true });
-    io.err(`phase ${i}/3 ${phase.phase} done: every link ready after ${(g.elapsedMs / 1000).toFixed(1)} s`);
+    case 'done':
+      io.out(`CA rotated: every cluster trusts and uses only ${start.newCa.fingerprint256.slice(0, 23)}…; ${p.spec.ca!.cert} and ${p.spec.ca!.key} hold it now (the old CA is in ${relative(io.cwd, outcome.retired) || outcome.retired}).`);
+      io.out(`Next: commit ${opts.out}; meshform render ${specPath} --out ${opts.out} now changes nothing.`);
+      return exitCodeFor('ok');
   }
-  // The spec's CA files become the new CA; the old one is kept aside (with its key: 0600).
-  const retired = join(dirname(p.spec.ca.cert), `retired-${now.toISOString().slice(0, 10)}-${oldCa.fingerprint256.replace(/:/g, '').slice(0, 8).toLowerCase()}`);
-  if (oldCa.fingerprint256 !== newCa.fingerprint256) {
-    writeUserFile(join(retired, 'ca.crt'), oldCa.certPem, { mode: 0o644, replace: true, dirMode: 0o700 });
-    writeUserFile(join(retired, 'ca.key'), oldCa.key.reveal(), { mode: 0o600, replace: true, dirMode: 0o700 });
-    writeUserFile(p.spec.ca.cert, newCa.certPem, { mode: 0o644, replace: true });
-    writeUserFile(p.spec.ca.key, newCa.key.reveal(), { mode: 0o600, replace: true });
-  }
-  removeUserFile(statePath);
-  io.out(`CA rotated: every cluster trusts and uses only ${newCa.fingerprint256.slice(0, 23)}…; ${p.spec.ca.cert} and ${p.spec.ca.key} hold it now (the old CA is in ${relative(io.cwd, retired) || retired}).`);
-  io.out(`Next: commit ${opts.out}; meshform render ${specPath} --out ${opts.out} now changes nothing.`);
-  return exitCodeFor('ok');
 }

@@ -123,8 +123,11 @@ export function doctorReport(status: MeshStatus | undefined, probes: ProbeResult
       where: [`${p.target.host}:${p.target.port}`], endpoint: { host: p.target.host, port: p.target.port },
     });
   }
-  const out = topology ? refineFindings(findings, topology) : findings;
-  return { findings: out, probes, healthy: isHealthy(out, status) };
+  const refined = topology ? refineFindings(findings, topology) : findings;
+  // A peer an agent only waits for carries no cause; a probe failure of the same link names it.
+  const probed = new Set(refined.filter((f) => f.source === 'probe').map((f) => `${f.cluster}\u0000${f.peer ?? ''}`));
+  const shown = refined.filter((f) => f.code !== 'NOT_CONNECTED' || !probed.has(`${f.cluster}\u0000${f.peer ?? ''}`));
+  return { findings: shown, probes, healthy: isHealthy(refined, status) };
 }
 
 /** No failing finding (a warning such as CERT_DUE keeps doctor healthy) and, when read, a ready mesh. */

@@ -26,11 +26,12 @@ import { CLUSTERMESH_PORT } from '../defaults.js';
 
 /** Codes of a failure on the way from A to B's clustermesh-apiserver; the others are not refined. */
 const DIAL_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>([
-  'PERMISSION_DENIED', 'CA_MISMATCH', 'SAN_MISSING', 'CONFIG_NOT_FOUND', 'CLUSTER_ID_CLASH', 'UNREACHABLE', 'UNKNOWN',
+  'PERMISSION_DENIED', 'CA_MISMATCH', 'SAN_MISSING', 'CONFIG_NOT_FOUND', 'CLUSTER_ID_CLASH', 'UNREACHABLE', 'NOT_CONNECTED', 'UNKNOWN',
 ]);
 /** Texts that say the connection itself failed (or say nothing): all an unknown address explains. */
-const CONNECT_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['UNREACHABLE', 'UNKNOWN']);
-const AUTH_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['PERMISSION_DENIED', 'UNKNOWN']);
+const CONNECT_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['UNREACHABLE', 'NOT_CONNECTED', 'UNKNOWN']);
+/** Texts a missing remote user explains: a permission denied, or one that names no cause. */
+const AUTH_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>(['PERMISSION_DENIED', 'NOT_CONNECTED', 'UNKNOWN']);
 
 /** The chart's clustermesh-apiserver Service port (what a LoadBalancer address is dialled on). */
 const SERVICE_PORT = CLUSTERMESH_PORT;

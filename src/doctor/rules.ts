@@ -72,8 +72,18 @@ export const RULES: readonly Rule[] = [
     fix: (_m, c) => `give ${peer(c)} an endpoint with ips (the chart adds hostAliases) or a resolvable address`,
   },
   {
+    // Cilium 1.16–1.20 (pkg/clustermesh/common/remote_cluster.go) shows this, and only this, for up to
+    // 15 minutes whatever fails first (TLS, CA, user, address, port): it names no cause.
+    code: 'NOT_CONNECTED',
+    pattern: /^Waiting for initial connection to be established$/,
+    cause: (_m, c) =>
+      `${local(c)} has not connected to the clustermesh-apiserver of ${peer(c)}: Cilium reports only "Waiting for initial connection" whatever failed (CA, certificate name, remote user, address or port)`,
+    fix: (_m, c) =>
+      `see doctor's probe of ${peer(c)}, or on ${local(c)}: kubectl -n kube-system exec ds/cilium -c cilium-agent -- cilium-dbg troubleshoot clustermesh ${peer(c)}`,
+  },
+  {
     code: 'UNREACHABLE',
-    pattern: /context deadline exceeded|connection refused|ECONNREFUSED|i\/o timeout|ETIMEDOUT|timed out|no route to host|EHOSTUNREACH|network is unreachable|ENETUNREACH|connection reset|ECONNRESET|Waiting for initial connection|UNAVAILABLE/i,
+    pattern: /context deadline exceeded|connection refused|ECONNREFUSED|i\/o timeout|ETIMEDOUT|timed out|no route to host|EHOSTUNREACH|network is unreachable|ENETUNREACH|connection reset|ECONNRESET|UNAVAILABLE/i,
     cause: (_m, c) =>
       `${local(c)} cannot reach the clustermesh-apiserver of ${peer(c)}: wrong IP or port, a firewall (2379/NodePort, 4240, 8472/UDP), a LoadBalancer not ready, or the same NodePort on both clusters with kube-proxy replacement (Cilium ≤ 1.18)`,
     fix: (_m, c) => `run meshform doctor's probe of ${peer(c)} to see which step fails; give every cluster its own NodePort; open the ports`,

@@ -16,6 +16,7 @@ import { ALL_TARGETS, type Artefact } from '../render/types.js';
 import type { MeshSpec } from '../spec/types.js';
 import type { LiveCheck } from './check.js';
 import { findingsFor } from './scope.js';
+import { OutputFolder } from '../write/atomic.js';
 
 /** Renders every target for the live clusters, reusing the certificates of the render in `outDir`. */
 export async function renderForLive(prepared: Prepared, facts: Facts, outDir: string, now: Date): Promise<{ plan: MeshPlan; files: Artefact[] }> {
@@ -56,4 +57,19 @@ export function preflightOf(check: LiveCheck, spec: MeshSpec): (cluster: string)
 /** Status and doctor targets: each connected cluster with the peers the spec gives it. */
 export function meshTargets(spec: MeshSpec, connected: readonly ConnectedCluster[]): { name: string; client: ConnectedCluster['client']; index: number; peers: string[] }[] {
   return connected.map((c) => ({ name: c.name, client: c.client, index: c.index, peers: spec.clusters[c.index]?.peers ?? [] }));
+}
+
+/**
+ * Renders for the live clusters and commits the files to `outDir` (unless `readOnly`): the one
+ * way apply and ca rotate write their output folder (write/atomic.ts: locked, all or nothing).
+ */
+export async function renderAndCommit(prepared: Prepared, facts: Facts, outDir: string, now: Date, folderOpts: { takeOver: boolean; readOnly?: boolean; display?: string }): Promise<{ plan: MeshPlan; files: Artefact[] }> {
+  const folder = OutputFolder.open(outDir, { mesh: prepared.spec.name, takeOver: folderOpts.takeOver, readOnly: folderOpts.readOnly ?? false, ...(folderOpts.display !== undefined ? { display: folderOpts.display } : {}) });
+  try {
+    const rendered = await renderForLive(prepared, facts, outDir, now);
+    if (!folderOpts.readOnly) folder.commit(rendered.files);
+    return rendered;
+  } finally {
+    folder.close();
+  }
 }

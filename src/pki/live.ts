@@ -69,19 +69,30 @@ export async function readLiveCertificates(client: ClusterClient, namespace: str
   return out;
 }
 
-function issuedBy(cert: X509Certificate, caPem: string): boolean {
+function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
   try {
-    const ca = new X509Certificate(caPem);
     return cert.checkIssued(ca) && cert.verify(ca.publicKey);
   } catch {
     return false;
   }
 }
 
+/** The CA PEMs parsed once; one that does not parse trusts nothing. */
+function parseCas(pems: readonly string[]): X509Certificate[] {
+  return pems.flatMap((pem) => {
+    try {
+      return [new X509Certificate(pem)];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Judges each certificate (first PEM block of each) against the shared CA and the window. Pure. */
 export function judgeCertificates(found: readonly { role: LiveCertRole; secret: string; pem: string }[], opts: JudgeOptions): LiveCert[] {
   const now = opts.now.getTime();
-  const cas = [opts.sharedCa, ...(opts.trusted ?? [])].filter((x): x is string => !!x);
+  const pems = [opts.sharedCa, ...(opts.trusted ?? [])].filter((x): x is string => !!x);
+  const cas = parseCas(pems);
   return found.map((f): LiveCert => {
     let x: X509Certificate;
     try {
@@ -93,8 +104,8 @@ export function judgeCertificates(found: readonly { role: LiveCertRole; secret: 
     const daysLeft = Math.floor((notAfter.getTime() - now) / DAY_MS);
     const base = { role: f.role, secret: f.secret, subject: x.subject.replace(/\n/g, ', '), issuer: x.issuer.replace(/\n/g, ', '), fingerprint256: x.fingerprint256, notAfter: notAfter.toISOString(), daysLeft };
     if (notAfter.getTime() <= now) return { ...base, state: 'expired', detail: `expired on ${notAfter.toISOString().slice(0, 10)}` };
-    if (cas.length) {
-      const ok = f.role === 'ca' ? cas.some((c) => new X509Certificate(c).fingerprint256 === x.fingerprint256) : cas.some((c) => issuedBy(x, c));
+    if (pems.length) {
+      const ok = f.role === 'ca' ? cas.some((c) => c.fingerprint256 === x.fingerprint256) : cas.some((c) => issuedBy(x, c));
       if (!ok) return { ...base, state: 'foreign', detail: f.role === 'ca' ? 'this cluster\'s CA is not the shared CA of the spec' : 'not issued by the shared CA of the spec' };
     }
     if (notAfter.getTime() - now <= opts.renewBeforeDays * DAY_MS) return { ...base, state: 'due', detail: `expires in ${daysLeft} day(s), inside the renewal window of ${opts.renewBeforeDays} days` };

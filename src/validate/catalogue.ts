@@ -224,6 +224,7 @@ export const RULES = {
   CONFIG_NOT_FOUND: e('doctor', "the peer name configured on a cluster is the remote cluster's cluster.name"),
   CLUSTER_ID_CLASH: e('doctor', 'cluster IDs are unique across the live mesh'),
   UNREACHABLE: e('doctor', "a peer's clustermesh-apiserver endpoint answers from every node"),
+  NOT_CONNECTED: e('doctor', 'agents connect to every peer; Cilium 1.16+ shows a peer it cannot connect to only as "Waiting for initial connection to be established", its cause only in `cilium-dbg troubleshoot clustermesh` and doctor\'s probe'),
   DNS: e('doctor', 'the name a peer is dialled as resolves (hostAliases for <name>.<domain>, or a DNS address)'),
   PEER_NOT_CONFIGURED: e('doctor', "a cluster's agents carry the configuration of every peer of the spec"),
   NODE_UNREACHABLE: e('doctor', 'cilium-health reaches every node of the mesh'),

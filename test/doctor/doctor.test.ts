@@ -52,6 +52,23 @@ test('a healthy mesh and passing probes report no problems', () => {
   assert.match(formatDoctorReport(r), /^no problems found/);
 });
 
+test('a peer Cilium 1.16+ only waits for: NOT_CONNECTED, dropped when a probe of that link names the cause', () => {
+  // The real status text of Cilium 1.16.19/1.18.11 for a foreign CA (kvstoremesh-dbg status in the lab).
+  const waiting = 'Waiting for initial connection to be established';
+  const s = summarize([{ name: 'a', peers: ['b'], nodes: [{ pod: 'p', node: 'n', peers: [{ peer: 'b', ready: false, status: waiting, reasons: [`not ready: ${waiting}`], numFailures: 0 }], unexpectedPeers: [] }] }]);
+  const alone = doctorReport(s, []);
+  assert.deepEqual(alone.findings.map((f) => f.code), ['NOT_CONNECTED']);
+  assert.match(alone.findings[0]!.fix, /cilium-dbg troubleshoot clustermesh b/);
+  const probe: ProbeResult = {
+    target: { cluster: 'a', peer: 'b', host: '127.0.0.1', port: 1, serverName: 'b.mesh.cilium.io' }, ok: false, failedStep: 'tls',
+    steps: [{ step: 'tcp', ok: true, detail: '' }, { step: 'tls', ok: false, detail: 'x509: certificate signed by unknown authority' }],
+    diagnosis: { code: 'CA_MISMATCH', seen: 'x509: certificate signed by unknown authority', cause: 'c', fix: 'f' },
+  };
+  const r = doctorReport(s, [probe]);
+  assert.deepEqual(r.findings.map((f) => [f.code, f.source]), [['CA_MISMATCH', 'probe']]);
+  assert.equal(r.healthy, false);
+});
+
 test('failed probes become findings naming the endpoint and the first failing step', async () => {
   const results = await runProbes([{ cluster: 'a', peer: 'b', host: '127.0.0.1', port: 1, serverName: 'b.x' }], () => ({ caPem: '', certPem: '', key: { reveal: () => '' } as never }), { timeoutMs: 500 });
   const r = doctorReport(undefined, results);

@@ -12,6 +12,8 @@ const TEXT = {
   x509: 'tls: failed to verify certificate: x509: certificate signed by unknown authority',
   dns: 'dial tcp: lookup mesh02.mesh.cilium.io on 10.43.0.10:53: no such host',
   odd: 'something nobody has seen before',
+  // Real Cilium 1.16+ status for every connection failure (lab: kvstoremesh-dbg 1.16.19, 1.18.11).
+  waiting: 'Waiting for initial connection to be established',
 } as const;
 
 const node = (name: string, ip: string, cp = false, external?: string): NodeFact => ({
@@ -93,6 +95,9 @@ const cases: Case[] = [
     code: 'PEER_ONE_SIDED', cause: [/lists mesh01 as a peer, but .* clustermesh-remote-users/] },
   { name: 'one-sided but the text says connection refused → not the cause: UNREACHABLE stays', edits: [oneSided], text: TEXT.refused, code: 'UNREACHABLE' },
   { name: 'one-sided facts, an unknown text → PEER_ONE_SIDED', edits: [oneSided], text: TEXT.odd, code: 'PEER_ONE_SIDED' },
+  { name: 'one-sided facts, Cilium 1.16+ only waiting → PEER_ONE_SIDED', edits: [oneSided], text: TEXT.waiting, code: 'PEER_ONE_SIDED' },
+  { name: 'control-plane IP, Cilium 1.16+ only waiting → ENDPOINT_CONTROL_PLANE', edits: [dials(['198.51.100.11'])], text: TEXT.waiting, code: 'ENDPOINT_CONTROL_PLANE' },
+  { name: 'consistent facts, Cilium 1.16+ only waiting → NOT_CONNECTED stays (the probe names the cause)', edits: [], text: TEXT.waiting, code: 'NOT_CONNECTED' },
   { name: 'legacy login user `remote` is admitted everywhere → PERMISSION_DENIED stays', edits: [oneSided, (t) => { t.clusters['mesh01']!.loginUser = 'remote'; }], text: TEXT.denied, code: 'PERMISSION_DENIED' },
   { name: 'no users ConfigMap and authMode unknown → not enough facts, PERMISSION_DENIED stays', edits: [oneSided, (t) => { delete t.clusters['mesh02']!.admittedUsers; delete t.clusters['mesh02']!.authMode; }], text: TEXT.denied, code: 'PERMISSION_DENIED' },
 

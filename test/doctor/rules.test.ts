@@ -6,6 +6,9 @@ import { classifyFailure } from '../../src/doctor/rules.js';
 // one or more per row of DESIGN.md §8.4.
 const cases: [string, string][] = [
   ['failed to detect whether the cluster configuration is required: etcdserver: permission denied', 'PERMISSION_DENIED'],
+  // Cilium 1.16.19 and 1.18.11 (kvstoremesh-dbg status in the lab) for a foreign CA, a missing user, a
+  // wrong port alike: names no cause.
+  ['Waiting for initial connection to be established', 'NOT_CONNECTED'],
   ['unable to retrieve cluster configuration: etcdserver: permission denied', 'PERMISSION_DENIED'],
   ['rpc error: code = PermissionDenied desc = etcdserver: permission denied', 'PERMISSION_DENIED'],
   ['tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of "crypto/ecdsa: verification error" while trying to verify candidate authority certificate "Cilium CA")', 'CA_MISMATCH'],

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { lockLab, readState, runningTopology, syncEndpoints, type LabState } from '../../lab/src/lab.js';
 import { labPaths } from '../../lab/src/paths.js';
 import { run, sleep } from '../../lab/src/proc.js';
+import { defaultCiliumVersion } from '../../lab/src/realmesh.js';
 import { initialValues } from '../../lab/src/shape.js';
 import { workers, type LabCluster } from '../../lab/src/topology.js';
 import { clusterCerts, type TestCa } from './certs.js';
@@ -65,16 +66,21 @@ export interface MeshOptions {
   peerNodePort?: (peer: LabCluster) => number;
   /** Top-level chart values to add (kubeProxyReplacement, image, …). */
   extra?: Record<string, unknown>;
+  /**
+   * clustermesh.apiserver.kvstoremesh.enabled (default false). The real 1.18 chart enables KVStoreMesh
+   * by default, and then its agents need `clustermesh-apiserver-local-cert`, which these values do not give.
+   */
+  kvstoremesh?: boolean;
 }
 
-/** Values in the form meshform renders for Cilium 1.15 with provided certificates. */
+/** Values in the form meshform renders with provided certificates (KVStoreMesh off unless asked). */
 export async function meshValues(c: LabCluster, all: LabCluster[], ca: TestCa, o: MeshOptions = {}): Promise<Record<string, unknown>> {
   const certs = await clusterCerts(ca, c.name);
   const peers = all
     .filter((p) => p.name !== c.name && !(o.omit ?? []).includes(p.name))
     .map((p) => ({ name: p.name, port: o.portOverride?.[p.name] ?? (o.peerNodePort ?? nodePortOf)(p), ips: o.ipsOverride?.[p.name] ?? workers(p).map((n) => n.ip) }));
   return {
-    ...initialValues(c),
+    ...initialValues(c, defaultCiliumVersion()),
     ...(o.extra ?? {}),
     cluster: { name: c.name, id: c.index },
     tls: { ca: certs.ca },
@@ -84,6 +90,7 @@ export async function meshValues(c: LabCluster, all: LabCluster[], ca: TestCa, o
       config: { enabled: true, domain: o.domain ?? 'mesh.cilium.io', clusters: peers },
       apiserver: {
         replicas: 2,
+        kvstoremesh: { enabled: o.kvstoremesh ?? false },
         service: { type: 'NodePort', nodePort: o.nodePort ?? nodePortOf(c) },
         tls: {
           authMode: o.authMode ?? 'cluster',
@@ -103,7 +110,7 @@ const valuesDir = mkdtempSync(join(tmpdir(), 'meshform-lab-test-'));
 export async function helmUpgrade(c: LabCluster, values: Record<string, unknown>): Promise<void> {
   const file = join(valuesDir, `${c.name}.yaml`);
   writeFileSync(file, YAML.stringify(values), { mode: 0o600 });
-  await helm(c.name, ['upgrade', 'rke2-cilium', paths.chart, '-n', 'kube-system', '-f', file, '--wait', '--timeout', '90s']);
+  await helm(c.name, ['upgrade', 'rke2-cilium', paths.chartPackage, '-n', 'kube-system', '-f', file, '--wait', '--timeout', '90s']);
   await kubectl(c.name, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=90s']);
 }
 
@@ -134,4 +141,13 @@ export async function waitPeer(
     await sleep(1000);
   }
   return last;
+}
+
+/**
+ * `cilium-dbg troubleshoot clustermesh` in the cluster's agent DaemonSet (the real kvstoremesh-dbg
+ * troubleshoot output): stdout and stderr, whatever the exit code.
+ */
+export async function troubleshoot(context: string): Promise<string> {
+  const r = await run(paths.binary('kubectl'), ['--kubeconfig', paths.kubeconfig, '--context', context, 'exec', 'ds/cilium', '-n', 'kube-system', '-c', 'cilium-agent', '--', 'cilium-dbg', 'troubleshoot', 'clustermesh'], { allowFail: true, timeoutMs: 120_000 });
+  return r.stdout + r.stderr;
 }

@@ -10,11 +10,11 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it, before, after } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { endpointPids, lockLab, readEndpoints } from '../../lab/src/lab.js';
+import { chartVersion, endpointPids, lockLab, readEndpoints } from '../../lab/src/lab.js';
 import { isAlive, portOpen, run, waitFor } from '../../lab/src/proc.js';
 import { workers, type LabCluster } from '../../lab/src/topology.js';
 import { newCa } from './certs.js';
-import { agentStatus, helm, helmUpgrade, kubectl, meshValues, nodePortOf, paths, requireLab, waitPeer } from './harness.js';
+import { agentStatus, helm, helmUpgrade, kubectl, meshValues, nodePortOf, paths, requireLab, troubleshoot, waitPeer } from './harness.js';
 
 function client(context: string) {
   const kc = new k8s.KubeConfig();
@@ -33,7 +33,7 @@ async function releaseStatus(context: string): Promise<HelmStatus> {
   return JSON.parse(await helm(context, ['status', 'rke2-cilium', '-n', 'kube-system', '-o', 'json'])) as HelmStatus;
 }
 
-/** Waits for the helm-controller stand-in to finish a new revision after `before`. */
+/** Waits for the real helm-controller (its Job, run by the lab's job runner) to deploy a new revision after `before`. */
 async function controllerRun(context: string, before: number): Promise<HelmStatus> {
   return waitFor('the helm-controller to install a new revision', 60_000, async () => {
     const st = await releaseStatus(context);
@@ -99,7 +99,7 @@ describe('lab', { concurrency: 1 }, () => {
     assert.equal(back.spec.failurePolicy, 'abort');
     assert.ok(back.metadata.managedFields?.some((m) => m.manager === 'meshform-lab-test' && m.operation === 'Apply'));
 
-    // The helm-controller stand-in re-installs the release from HelmChart + HelmChartConfig.
+    // The real helm-controller upgrades the release from HelmChart + HelmChartConfig.
     const st = await controllerRun(a.name, before);
     const values = st.config as { cluster?: { name?: string }; global?: { clusterCIDR?: string }; labRun?: string };
     assert.equal(values.labRun, YAML.parse(valuesContent).labRun, 'this valuesContent installed');
@@ -141,7 +141,7 @@ describe('lab', { concurrency: 1 }, () => {
     assert.equal(newest.type, 'helm.sh/release.v1');
     const release = JSON.parse(gunzipSync(Buffer.from(Buffer.from(newest.data!.release!, 'base64').toString(), 'base64')).toString()) as { config: unknown; chart: { metadata: { version: string } } };
     assert.deepEqual(release.config, JSON.parse(JSON.stringify(va)));
-    assert.equal(release.chart.metadata.version, '1.15.500');
+    assert.equal(release.chart.metadata.version, await chartVersion(paths), 'the upstream chart the lab packaged');
 
     for (const c of [a, b]) {
       const ds = JSON.parse(await kubectl(c.name, ['get', 'ds', 'cilium', '-n', 'kube-system', '-o', 'json'])) as k8s.V1DaemonSet;
@@ -153,8 +153,11 @@ describe('lab', { concurrency: 1 }, () => {
     assert.equal(ab?.ready, true, `mesh01 → mesh02: ${ab?.status}`);
     assert.equal(ba?.ready, true, `mesh02 → mesh01: ${ba?.status}`);
     assert.equal(ab?.connected, true);
-    assert.deepEqual(ab?.synced, { nodes: true, endpoints: true, identities: true, services: true });
-    assert.match(ab!.status, /^etcd: 1\/1 connected.*https:\/\/mesh02\.mesh\.cilium\.io:32380 - 3\.5\.\d+/);
+    assert.deepEqual(Object.fromEntries(['nodes', 'endpoints', 'identities', 'services'].map((k) => [k, ab?.synced[k]])), { nodes: true, endpoints: true, identities: true, services: true });
+    // The real status text (pkg/clustermesh/common/remote_cluster.go, 1.16.19 and 1.18.11).
+    assert.match(ab!.status, /^etcd: 1\/1 connected, leases=\d+, lock leases=\d+, has-quorum=true: endpoint status checks are disabled, ID: [0-9a-f]+$/);
+    // The real clustermesh-apiserver synced b's CiliumNodes into its etcd: the peer counts them.
+    assert.equal((ab as unknown as { 'num-nodes'?: number })['num-nodes'], b.nodes.length);
 
     // The endpoint really is a TLS server on the worker IPs at the NodePort.
     for (const w of workers(b)) assert.ok(await portOpen(w.ip, nodePortOf(b)), `${w.ip}:${nodePortOf(b)} serves`);
@@ -162,7 +165,8 @@ describe('lab', { concurrency: 1 }, () => {
 
   it('exec answers through kubectl (cilium status text, cilium-health JSON) and client-node Exec', async () => {
     const text = await kubectl(a.name, ['exec', 'ds/cilium', '-n', 'kube-system', '-c', 'cilium-agent', '--', 'cilium', 'status']);
-    assert.match(text, /ClusterMesh:\s+1\/1 clusters ready, 0 global-services/);
+    // The agent's text since 1.16 (the real kvstoremesh's per-peer list under the agent's header).
+    assert.match(text, /ClusterMesh:\s+1\/1 remote clusters ready, 0 global-services/);
     const health = JSON.parse(await kubectl(a.name, ['exec', 'ds/cilium', '-n', 'kube-system', '-c', 'cilium-agent', '--', 'cilium-health', 'status', '-o', 'json'])) as { nodes: { name: string }[] };
     const names = health.nodes.map((n) => n.name);
     assert.ok(names.some((n) => n.startsWith('mesh01/')) && names.some((n) => n.startsWith('mesh02/')), names.join(','));
@@ -183,51 +187,82 @@ describe('lab', { concurrency: 1 }, () => {
     assert.deepEqual(parsed['cluster-mesh'].clusters.map((c) => [c.name, c.ready]), [['mesh02', true]]);
   });
 
-  it('different CAs: the agent reports x509: certificate signed by unknown authority', async () => {
+  // Real Cilium (1.16+) shows every failed connection below only as "Waiting for initial connection to
+  // be established" (for up to 15 minutes); the cause is in the troubleshoot output alone.
+  const waiting = (p: { ready: boolean; status: string }) => !p.ready && p.status === 'Waiting for initial connection to be established';
+
+  it('different CAs: the peer waits; troubleshoot says x509: certificate signed by unknown authority', async () => {
     const caA = await newCa('CA of mesh01');
     const caB = await newCa('CA of mesh02');
     await Promise.all([helmUpgrade(a, await meshValues(a, [a, b], caA)), helmUpgrade(b, await meshValues(b, [a, b], caB))]);
-    const ab = await waitPeer(a.name, b.name, (p) => /x509: certificate signed by unknown authority/.test(p.status));
-    assert.match(ab?.status ?? '', /x509: certificate signed by unknown authority/);
-    assert.equal(ab?.ready, false);
-    assert.ok((ab?.['num-failures'] ?? 0) >= 1);
+    const ab = await waitPeer(a.name, b.name, waiting);
+    assert.equal(ab?.status, 'Waiting for initial connection to be established');
+    assert.ok(!ab?.ready, 'not ready (Go omits a false ready)');
+    const ts = await troubleshoot(a.name);
+    assert.match(ts, /Cannot establish TLS connection to .*: tls: failed to verify certificate: x509: certificate signed by unknown authority/);
+    assert.match(ts, /Failed to establish connection: context deadline exceeded/);
   });
 
-  it('peer missing on one side: etcdserver: permission denied', async () => {
+  it('peer missing on one side: the peer waits; troubleshoot says etcdserver: permission denied', async () => {
     const ca = await newCa();
     // mesh02 does not declare mesh01, so its etcd has no user remote-mesh01.
     await Promise.all([helmUpgrade(a, await meshValues(a, [a, b], ca)), helmUpgrade(b, await meshValues(b, [a, b], ca, { omit: [a.name] }))]);
     const users = await kubectl(b.name, ['get', 'cm', 'clustermesh-remote-users', '-n', 'kube-system', '-o', 'jsonpath={.data.users\\.yaml}']);
     assert.doesNotMatch(users, /remote-mesh01/);
-    const ab = await waitPeer(a.name, b.name, (p) => /etcdserver: permission denied/.test(p.status));
-    assert.match(ab?.status ?? '', /etcdserver: permission denied/);
-    assert.equal(ab?.ready, false);
+    const ab = await waitPeer(a.name, b.name, waiting);
+    assert.ok(!ab?.ready, 'not ready (Go omits a false ready)');
+    const ts = await troubleshoot(a.name);
+    assert.match(ts, /✅ TLS connection successfully established/);
+    assert.match(ts, /Failed to retrieve key from etcd: etcdserver: permission denied/);
     const s = await agentStatus(b.name);
     assert.deepEqual(s['cluster-mesh']?.clusters ?? [], [], 'mesh02 lists no peer');
   });
 
-  it('custom domain not in the server certificate: the SAN error', async () => {
+  it('custom domain not in the server certificate: the peer waits; troubleshoot gives the SAN error', async () => {
     const ca = await newCa();
     await Promise.all([helmUpgrade(a, await meshValues(a, [a, b], ca, { domain: 'mesh.example.org' })), helmUpgrade(b, await meshValues(b, [a, b], ca))]);
-    const ab = await waitPeer(a.name, b.name, (p) => /certificate is valid for/.test(p.status));
-    assert.match(ab?.status ?? '', /x509: certificate is valid for .*\*\.mesh\.cilium\.io.*, not mesh02\.mesh\.example\.org/);
+    const ab = await waitPeer(a.name, b.name, waiting);
+    assert.ok(!ab?.ready, 'not ready (Go omits a false ready)');
+    assert.match(await troubleshoot(a.name), /x509: certificate is valid for .*\*\.mesh\.cilium\.io.*, not mesh02\.mesh\.example\.org/);
   });
 
-  it('wrong port: a connection error', async () => {
+  it('wrong port: the peer waits; troubleshoot says connection refused', async () => {
     const ca = await newCa();
     await Promise.all([
       helmUpgrade(a, await meshValues(a, [a, b], ca, { portOverride: { [b.name]: nodePortOf(b) + 100 } })),
       helmUpgrade(b, await meshValues(b, [a, b], ca)),
     ]);
-    const ab = await waitPeer(a.name, b.name, (p) => /connection refused/.test(p.status));
-    assert.match(ab?.status ?? '', /connect: connection refused/);
-    assert.match(ab?.status ?? '', /context deadline exceeded/);
+    const ab = await waitPeer(a.name, b.name, waiting);
+    assert.ok(!ab?.ready, 'not ready (Go omits a false ready)');
+    const ts = await troubleshoot(a.name);
+    assert.match(ts, /Cannot establish TCP connection to .*:32480: dial tcp .*: connect: connection refused/);
+    assert.match(ts, /Failed to establish connection: context deadline exceeded/);
+  });
+
+  it('with KVStoreMesh: kvstoremesh-dbg status -o json from the real kvstoremesh reports each peer ready, and the agents see it', async () => {
+    const ca = await newCa();
+    const withKvstoremesh = async (c: LabCluster) => {
+      const v = (await meshValues(c, [a, b], ca)) as { clustermesh: { apiserver: Record<string, unknown> } };
+      v.clustermesh.apiserver['kvstoremesh'] = { enabled: true };
+      return v;
+    };
+    await Promise.all([helmUpgrade(a, await withKvstoremesh(a)), helmUpgrade(b, await withKvstoremesh(b))]);
+    assert.equal((await waitPeer(a.name, b.name, (p) => p.ready))?.ready, true);
+    const out = await kubectl(a.name, ['exec', 'deploy/clustermesh-apiserver', '-n', 'kube-system', '-c', 'kvstoremesh', '--', 'kvstoremesh-dbg', 'status', '-o', 'json']);
+    const list = JSON.parse(out) as { name: string; ready?: boolean; 'num-nodes'?: number }[];
+    assert.deepEqual(list.map((c) => [c.name, c.ready, c['num-nodes']]), [[b.name, true, b.nodes.length]]);
+    assert.equal(readEndpoints()?.clusters[a.name]?.kvstoremeshFor, 'deployment');
+    const text = await kubectl(a.name, ['exec', 'deploy/clustermesh-apiserver', '-n', 'kube-system', '-c', 'kvstoremesh', '--', 'kvstoremesh-dbg', 'status']);
+    assert.match(text, /KVStoreMesh:\s+1\/1 remote clusters ready/);
   });
 
   it('down stops every process the lab started and frees every port; up brings it back', async () => {
     const state = requireLab(2).state;
-    const pids = [...state.clusters.flatMap((c) => c.pids), ...(state.daemonPid ? [state.daemonPid] : []), ...endpointPids(paths)];
-    assert.ok(pids.length >= 2 * 5 + 1, `recorded pids: ${pids.length}`);
+    const helmControllers = state.clusters.flatMap((c) => (c.helmControllerPid ? [c.helmControllerPid] : []));
+    assert.equal(helmControllers.length, state.clusters.length, 'a helm-controller per cluster');
+    assert.ok(state.jobRunnerPid, 'the helm job runner');
+    const pids = [...state.clusters.flatMap((c) => c.pids), ...helmControllers, state.jobRunnerPid, ...(state.daemonPid ? [state.daemonPid] : []), ...endpointPids(paths)];
+    assert.ok(pids.length >= 2 * 6 + 2, `recorded pids: ${pids.length}`);
     const ports: [string, number][] = [];
     for (const c of state.clusters) {
       for (const p of c.ports) ports.push(['127.0.0.1', p]);
@@ -235,7 +270,7 @@ describe('lab', { concurrency: 1 }, () => {
       ports.push([api.hostname, Number(api.port)]);
     }
     for (const e of Object.values(readEndpoints()?.clusters ?? {})) {
-      for (const l of [...e.listen, ...(e.controlPlane?.listen ?? [])]) {
+      for (const l of e.listen) {
         const [h, p] = l.split(':');
         ports.push([h!, Number(p)]);
       }

@@ -6,12 +6,12 @@
  * helm and the modules; fails loudly, never skips, when either is missing. No cluster needed.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { labPaths, repoRoot } from '../../lab/src/paths.js';
+import { goModCache, labPaths, repoRoot } from '../../lab/src/paths.js';
 
 const paths = labPaths();
 const golden = join(repoRoot, 'test/fixtures/golden');
@@ -26,19 +26,12 @@ function chartModules(): Map<number, string> {
   return new Map(list.split(',').map((v) => [Number(v.split('.')[1]), v] as const));
 }
 
-function moduleCache(): string {
-  const r = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } });
-  const dir = r.status === 0 ? r.stdout.trim() : '';
-  if (!dir) throw new Error(`cannot ask go for its module cache (go env GOMODCACHE: ${r.error?.message ?? r.stderr}): the real-chart test reads the charts there`);
-  return dir;
-}
-
 const charts = new Map<string, string>();
 /** A private, writable copy of the upstream chart of module version `v`. */
 function chart(v: string): string {
   let dir = charts.get(v);
   if (dir) return dir;
-  const src = join(moduleCache(), `github.com/cilium/cilium@${v}`, 'install/kubernetes/cilium');
+  const src = join(goModCache(), `github.com/cilium/cilium@${v}`, 'install/kubernetes/cilium');
   if (!existsSync(join(src, 'Chart.yaml'))) throw new Error(`no Cilium chart at ${src}: run bash lab/build.sh (it downloads github.com/cilium/cilium@${v} into the Go module cache)`);
   dir = join(tmp, `cilium-${v}`);
   cpSync(src, dir, { recursive: true });

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterPhase, phaseCa, remainingPhases, rotationProblems, ROTATION_PHASES } from '../../src/pki/rotation.js';
-import { DAY, T0, makeCa } from '../pki/helpers.js';
+import { T0, makeCa } from '../pki/helpers.js';
 import { world, type Rke2FakeCluster } from './world.js';
 
 test('the phases as data: who signs, who is trusted, what is left after each; resumption and refusals', async () => {
@@ -32,7 +32,6 @@ test('the phases as data: who signs, who is trusted, what is left after each; re
   assert.match(rotationProblems(old, short, undefined, { now: T0, validityDays: 365 })[0]!, /the new CA expires on \d{4}-\d\d-\d\d, before certificates issued now \(365 days/);
   const other = await makeCa({ cn: 'Other' });
   assert.match(rotationProblems(old, other, state, { now: T0, validityDays: 365 }).join(), /a rotation to another CA .* is in progress/);
-  void DAY;
 });
 
 /** Every certificate PEM in what meshform wrote to a fake cluster (HelmChartConfig values and its values Secret). */

@@ -55,7 +55,7 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
     const names = await kubectl(cluster, ['get', 'secret', '-n', 'kube-system', '-l', 'owner=helm,name=rke2-cilium', '-o', 'name']);
     return Math.max(0, ...[...names.matchAll(/\.v(\d+)$/gm)].map((m) => Number(m[1])));
   };
-  /** Waits until RKE2's helm-controller (the lab's stand-in) installed a revision after `before`, and the agents rolled out. */
+  /** Waits until RKE2's helm-controller installed a revision after `before`, and the agents rolled out. */
   const rolledOut = async (cluster: string, before: number) => {
     const deadline = Date.now() + 120_000;
     while ((await revision(cluster)) <= before) {
