@@ -356,7 +356,8 @@ export class ClusterChain {
         `--k8s-kubeconfig-path=${join(this.dir, 'kubeconfig')}`,
         `--kvstore-opt=etcd.config=${join(this.dir, 'etcd-config.yaml')}`,
         '--kvstore-opt=etcd.qps=20',
-        '--kvstore-opt=etcd.bootstrapQps=10000',
+        // etcd.bootstrapQps exists from 1.16 (pkg/kvstore/etcd.go); 1.15 refuses an unknown option.
+        ...(minorOf(version) >= 16 ? ['--kvstore-opt=etcd.bootstrapQps=10000'] : []),
         `--max-connected-clusters=${inputs.maxConnectedClusters ?? 255}`,
         // 1.15 names it --clustermesh-health-port (default 80) and serves /healthz only.
         `${minorOf(version) >= 16 ? '--health-port' : '--clustermesh-health-port'}=${this.ports.clustermeshHealth}`,
@@ -405,7 +406,8 @@ export class ClusterChain {
         `--cluster-id=${inputs.clusterId ?? 0}`,
         `--kvstore-opt=etcd.config=${join(this.dir, 'etcd-config.yaml')}`,
         '--kvstore-opt=etcd.qps=100',
-        '--kvstore-opt=etcd.bootstrapQps=10000',
+        // etcd.bootstrapQps exists from 1.16 (pkg/kvstore/etcd.go); 1.15 refuses an unknown option.
+        ...(minorOf(version) >= 16 ? ['--kvstore-opt=etcd.bootstrapQps=10000'] : []),
         '--kvstore-opt=etcd.maxInflight=10',
         `--clustermesh-config=${cmDir}`,
         `--max-connected-clusters=${inputs.maxConnectedClusters ?? 255}`,
@@ -441,16 +443,20 @@ export class ClusterChain {
 }
 
 /**
- * The hostAliases the agents' connections resolve, with the one datapath effect the lab models:
- * with kube-proxy replacement up to Cilium 1.18, the agent's socket load balancer turns a connect to
- * <any node IP>:<NodePort of a local NodePort Service> into that Service's local backend, so a peer
- * dialled on the cluster's own NodePort is never reached (DESIGN.md §4). The lab cannot run that
- * datapath: for the agents' stand-in it points such a peer's name at the local workers instead, and
- * the real components do the rest (own etcd, no remote-<own name> user: permission denied).
+ * The hostAliases a dialler's connections resolve, with the one datapath effect the lab models: with
+ * kube-proxy replacement, the socket load balancer (bpf/bpf_sock.c, `sock4_wildcard_lookup`) turns a
+ * connect to <a remote node's IP>:<NodePort of a local NodePort Service> into that Service's local
+ * backend, so a peer dialled on the cluster's own NodePort is never reached (DESIGN.md §4). The hook
+ * sits on every connect of the node, so it applies to both diallers: the agents and the
+ * clustermesh-apiserver pod's KVStoreMesh. Read in the cilium module's source: 1.15.19, 1.16.19 and
+ * 1.17.14 take every remote-node identity; from 1.18 (1.18.11, 1.19.0, 1.20.2) the lookup skips nodes
+ * of remote clusters (`!info->flag_remote_cluster`), so the peer is reached. The lab cannot run that
+ * datapath: it points such a peer's name at the local workers instead, and the real components do the
+ * rest (own etcd, no remote-<own name> user: permission denied).
  */
 function socketLb(inputs: ClusterInputs, version: string): [string, string][] {
   const own = inputs.service?.type === 'NodePort' ? inputs.service.nodePort : undefined;
-  if (inputs.kvstoremeshFor !== 'agents' || !inputs.kubeProxyReplacement || minorOf(version) > 18 || !own || !inputs.workerIPs[0]) return inputs.hostAliases;
+  if (!inputs.kvstoremeshFor || !inputs.kubeProxyReplacement || minorOf(version) >= 18 || !own || !inputs.workerIPs[0]) return inputs.hostAliases;
   const landed = new Set<string>();
   for (const p of inputs.peers) {
     const ep = ((YAML.parse(p.text) ?? {}) as { endpoints?: string[] }).endpoints?.[0];

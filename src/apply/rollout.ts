@@ -159,6 +159,7 @@ export function statusGate(input: MembershipInput, clients: ReadonlyMap<string, 
     const r = await waitForMesh(() => collectStatus(targets, { namespace: opts.namespace, ...(opts.execTimeoutMs !== undefined ? { execTimeoutMs: opts.execTimeoutMs } : {}) }), {
       timeoutMs: opts.timeoutMs,
       maxIntervalMs: 2000,
+      readyReads: 2,
       onPoll: (s, ms) => opts.onPoll?.(s.matrix.filter((m) => m.ready === m.total && m.total > 0).length, s.matrix.length, ms),
     });
     return gateVerdict(r.status, r.elapsedMs);

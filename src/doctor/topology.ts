@@ -64,7 +64,9 @@ export function clusterTopology(facts: ClusterFacts | undefined, live: LiveMeshR
   if (index !== undefined) t.index = index;
   if (facts?.nodes) t.nodes = facts.nodes;
   if (facts?.service) t.service = facts.service;
-  const version = facts?.ciliumVersion ?? live.config?.imageVersion;
+  // The agents' image is what runs; the chart's appVersion only says what the chart ships (a HelmChart may pin
+  // image.tag to another version).
+  const version = live.config?.imageVersion ?? facts?.ciliumVersion;
   if (version) t.ciliumVersion = version;
   // cilium-config is what the agents run with; the values only say what was asked for.
   const kpr = kubeProxyReplacementOn(facts?.kubeProxyReplacement) ?? (facts ? kubeProxyReplacementOn(valuesField(facts, 'kubeProxyReplacement')) : undefined);

@@ -167,6 +167,7 @@ export async function runRotation(p: Prepared, live: LiveCheck, start: RotationS
     const g = await waitForMesh(collect, {
       timeoutMs: opts.gateTimeoutMs,
       maxIntervalMs: 2000,
+      readyReads: 2,
       onPoll: (s, ms) => hooks.onPoll?.(index, s.matrix.filter((m) => m.ready === m.total && m.total > 0).length, s.matrix.length, ms),
     });
     if (!g.status.ready) {

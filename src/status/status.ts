@@ -321,6 +321,12 @@ export interface WaitOptions {
   sleep?: Sleep;
   now?: () => number;
   onPoll?: (s: MeshStatus, elapsedMs: number) => void;
+  /**
+   * Ready reads in a row before the mesh counts as ready (default 1). The gates between waves and
+   * rotation phases ask for 2: a rollout reported complete may still restart a clustermesh-apiserver
+   * or KVStoreMesh a moment later, and one ready read taken just before that restart would pass.
+   */
+  readyReads?: number;
 }
 
 /**
@@ -328,7 +334,12 @@ export interface WaitOptions {
  * (the caller decides the exit code from `ready`).
  */
 export async function waitForMesh(collect: () => Promise<MeshStatus>, opts: WaitOptions): Promise<{ status: MeshStatus; elapsedMs: number; timedOut: boolean }> {
-  const r = await pollUntil(collect, (s) => s.ready, {
+  const need = Math.max(1, opts.readyReads ?? 1);
+  let streak = 0;
+  const r = await pollUntil(collect, (s) => {
+    streak = s.ready ? streak + 1 : 0;
+    return streak >= need;
+  }, {
     timeoutMs: opts.timeoutMs,
     intervalMs: opts.intervalMs ?? 1000,
     backoff: 2,

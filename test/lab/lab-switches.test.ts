@@ -115,11 +115,12 @@ describe('lab switches for issue 4', { concurrency: 1 }, () => {
     assert.equal(ba?.ready, true, ba?.status);
   });
 
-  it('same NodePort on both clusters: with kube-proxy replacement on Cilium ≤ 1.18 the agent lands on its own cluster', async () => {
+  it('same NodePort on both clusters: with kube-proxy replacement, a 1.16 dialler lands on its own cluster; 1.18 reaches the peer', async () => {
     const port = 32390;
     const same = { nodePort: port, peerNodePort: () => port };
+    const old = '1.16.19';
     await Promise.all([
-      helmUpgrade(a, await meshValues(a, [a, b], ca, { ...same, extra: { kubeProxyReplacement: 'true' } })),
+      helmUpgrade(a, await meshValues(a, [a, b], ca, { ...same, extra: { kubeProxyReplacement: 'true', image: { tag: `v${old}` } } })),
       helmUpgrade(b, await meshValues(b, [a, b], ca, same)),
     ]);
     const cfg = JSON.parse(await kubectl(a.name, ['get', 'cm', 'cilium-config', '-n', 'kube-system', '-o', 'json'])) as { data: Record<string, string> };
@@ -127,16 +128,20 @@ describe('lab switches for issue 4', { concurrency: 1 }, () => {
     // Both endpoints serve the same port, on their own IPs.
     await syncEndpoints();
     for (const c of [a, b]) for (const w of workers(c)) assert.ok(await portOpen(w.ip, port), `${c.name} serves ${w.ip}:${port}`);
-    // mesh01 (KPR) lands on its own clustermesh-apiserver (the lab's model of the socket LB: the
-    // peer name resolves to mesh01's workers), whose etcd has no user remote-mesh01: the real
-    // components then wait, and troubleshoot says permission denied.
+    // mesh01 (KPR, 1.16) lands on its own clustermesh-apiserver (the lab's model of the socket LB of
+    // bpf/bpf_sock.c before 1.18: the peer name resolves to mesh01's workers), whose etcd has no user
+    // remote-mesh01: the real components then wait, and troubleshoot says permission denied.
     const ab = await waitPeer(a.name, b.name, (p) => !p.ready);
     assert.equal(ab?.status, 'Waiting for initial connection to be established');
     assert.match(await troubleshoot(a.name), /Failed to retrieve key from etcd: etcdserver: permission denied/);
     // mesh02 (no KPR) reaches mesh01 on the same port.
     const ba = await waitPeer(b.name, a.name, (p) => p.ready);
     assert.equal(ba?.ready, true, ba?.status);
-    // Without kube-proxy replacement the same port works.
+    // 1.18 skips nodes of remote clusters in that lookup (flag_remote_cluster): the same port reaches the peer.
+    await helmUpgrade(a, await meshValues(a, [a, b], ca, { ...same, extra: { kubeProxyReplacement: 'true' } }));
+    const kpr118 = await waitPeer(a.name, b.name, (p) => p.ready);
+    assert.equal(kpr118?.ready, true, kpr118?.status);
+    // Without kube-proxy replacement the same port works too.
     await helmUpgrade(a, await meshValues(a, [a, b], ca, same));
     const fixed = await waitPeer(a.name, b.name, (p) => p.ready);
     assert.equal(fixed?.ready, true, fixed?.status);

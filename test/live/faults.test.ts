@@ -15,6 +15,7 @@ import { holdLab, kubectl, paths, requireLab } from '../lab/harness.js';
 import { run as runProc } from '../../lab/src/proc.js';
 import { BIN, ROOT, meshform, type Run } from '../cli/helpers.js';
 import { labTopology, workers } from '../../lab/src/topology.js';
+import { defaultCiliumVersion } from '../../lab/src/realmesh.js';
 
 const NOW = new Date().toISOString();
 const LAB_CLI = join(ROOT, 'dist/lab/src/cli.js');
@@ -81,6 +82,16 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
     await kubectl(cluster, ['patch', 'helmchartconfig', 'rke2-cilium', '-n', 'kube-system', '--type', 'merge', '--field-manager', 'kubectl-edit', '-p', patch]);
     await rolledOut(cluster, before);
   };
+  /**
+   * Pins a cluster's agent image (HelmChart rke2-cilium spec.set image.tag, as RKE2's packaged chart
+   * pins it): the lab then runs that version's clustermesh-apiserver and KVStoreMesh.
+   */
+  const pinImage = async (cluster: string, version: string) => {
+    const before = await revision(cluster);
+    const patch = JSON.stringify({ spec: { set: { 'image.tag': `v${version}` } } });
+    await kubectl(cluster, ['patch', 'helmchart', 'rke2-cilium', '-n', 'kube-system', '--type', 'merge', '-p', patch]);
+    await rolledOut(cluster, before);
+  };
   const heal = (...extra: string[]) => {
     const a = ok(['apply', 'mesh.yaml', '--out', 'out', '--timeout', '4m', ...extra]);
     ok(['status', 'mesh.yaml', '--wait', '--timeout', '4m']);
@@ -141,6 +152,17 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   });
 
   it('the same NodePort on both clusters with kube-proxy replacement (Cilium 1.15): refused; set by hand anyway, doctor names SAME_NODEPORT', async () => {
+    // The socket LB catches remote nodes' NodePorts before 1.18 only (bpf/bpf_sock.c): mesh01 runs 1.15.19.
+    await pinImage('mesh01', '1.15.19');
+    try {
+      await sameNodePortCase();
+    } finally {
+      await pinImage('mesh01', defaultCiliumVersion());
+    }
+    heal();
+  });
+
+  const sameNodePortCase = async () => {
     const doc = YAML.parse(readFileSync(spec, 'utf8')) as Record<string, any>;
     const port1 = clusterOf(doc, 'mesh01')['endpoint']['nodePort'] as number;
     const port2 = clusterOf(doc, 'mesh02')['endpoint']['nodePort'] as number;
@@ -180,7 +202,7 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
     const d = run(['diff', 'mesh.yaml', '--out', 'out']);
     assert.equal(d.code, 1, 'diff sees the hand edits as drift');
     heal('--force');
-  });
+  };
 
   it('a peer declared on one side only: doctor names PEER_ONE_SIDED; diff shows the drift; apply heals', async () => {
     await editLiveValues('mesh02', (vals) => {

@@ -133,6 +133,21 @@ test('waitForMesh polls with backoff until ready', async () => {
   assert.deepEqual(sleeps, [1000, 2000]);
 });
 
+test('waitForMesh with readyReads 2 (the gates): a ready read followed by a not-ready one does not pass; two in a row do', async () => {
+  const seq: boolean[] = [true, false, true, true, false];
+  let t = 0;
+  let reads = 0;
+  const r = await waitForMesh(async () => { reads++; return summarizeReady(seq.shift() ?? false); }, {
+    timeoutMs: 60_000, intervalMs: 1000, maxIntervalMs: 2000, readyReads: 2, now: () => t, sleep: async (ms) => { t += ms; },
+  });
+  assert.equal(r.timedOut, false);
+  assert.equal(r.status.ready, true);
+  assert.equal(reads, 4, 'passes on the 4th read (ready after ready), not on the 1st');
+  // The default stays one ready read.
+  const once = await waitForMesh(async () => summarizeReady(true), { timeoutMs: 1000, now: () => 0, sleep: async () => {} });
+  assert.equal(once.status.ready, true);
+});
+
 test('waitForMesh gives up at the timeout and returns the last status', async () => {
   let t = 0;
   const r = await waitForMesh(async () => summarizeReady(false), { timeoutMs: 5000, intervalMs: 1000, now: () => t, sleep: async (ms) => { t += ms; } });
