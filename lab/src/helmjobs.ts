@@ -26,6 +26,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { run, type RunResult } from './proc.js';
@@ -58,6 +59,10 @@ interface Tracked {
   busy: boolean;
   done: boolean;
   waitingFor?: string;
+  /** The helm process of the run in progress (signalled when the pod is deleted). */
+  child?: ChildProcess;
+  /** When the pod's deletion was first seen (the grace period counts from there). */
+  deletingSince?: number;
 }
 
 /** The outcome of one container run, as the script would exit. */
@@ -90,12 +95,50 @@ export class HelmJobRunner {
       seen.add(uid);
       const t = this.pods.get(uid) ?? { restarts: pod.status?.containerStatuses?.[0]?.restartCount ?? 0, nextAt: 0, busy: false, done: false };
       this.pods.set(uid, t);
+      if (pod.metadata?.deletionTimestamp) {
+        await this.terminate(pod, t);
+        continue;
+      }
       if (t.busy || t.done || Date.now() < t.nextAt) continue;
-      if (pod.metadata?.deletionTimestamp || !pod.spec?.nodeName || pod.status?.phase !== 'Running') continue;
+      if (!pod.spec?.nodeName || pod.status?.phase !== 'Running') continue;
       t.busy = true;
-      void this.runPod(pod, t).finally(() => (t.busy = false));
+      void this.runPod(pod, t)
+        .catch((err) => this.d.log(`${pod.metadata?.namespace}/${pod.metadata?.name}: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => (t.busy = false));
     }
     for (const uid of this.pods.keys()) if (!seen.has(uid) && !this.pods.get(uid)!.busy) this.pods.delete(uid);
+  }
+
+  /**
+   * A deleted pod, as a kubelet ends it: SIGTERM to the running container (helm), SIGKILL once the
+   * pod's grace period has passed, and the pod object goes only when nothing runs any more. So a
+   * replacement Job that helm-controller starts never runs beside the old helm.
+   */
+  private async terminate(pod: k8s.V1Pod, t: Tracked): Promise<void> {
+    const name = pod.metadata!.name!;
+    const ns = pod.metadata!.namespace!;
+    const now = Date.now();
+    if (t.busy) {
+      if (t.deletingSince === undefined) {
+        t.deletingSince = now;
+        t.child?.kill('SIGTERM');
+        this.d.log(`${ns}/${name}: deleted while helm runs: SIGTERM, the pod stays until helm exits`);
+      } else if (now - t.deletingSince > (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000) {
+        t.child?.kill('SIGKILL');
+      }
+      return;
+    }
+    t.done = true;
+    try {
+      if (pod.metadata?.finalizers?.length) await this.core.patchNamespacedPod({ name, namespace: ns, body: [{ op: 'remove', path: '/metadata/finalizers' }] }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch));
+      await this.core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
+      this.d.log(`${ns}/${name}: deleted`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) {
+        t.done = false;
+        throw err;
+      }
+    }
   }
 
   private async runPod(pod: k8s.V1Pod, t: Tracked): Promise<void> {
@@ -113,7 +156,7 @@ export class HelmJobRunner {
       t.waitingFor = undefined;
       if (t.restarts > 0) await this.patchStatus(ns, name, { phase: 'Running', containerStatuses: [{ ...this.base(container, t), ready: true, started: true, state: { running: { startedAt } } }] });
       const kubeconfig = await this.podKubeconfig(pod, dir);
-      outcome = await this.entry(container, mounts, kubeconfig, dir);
+      outcome = await this.entry(container, mounts, kubeconfig, dir, t);
     } catch (err) {
       if (err instanceof MountError) {
         if (t.waitingFor !== err.message) this.d.log(`${ns}/${name}: waiting: ${err.message}`);
@@ -250,7 +293,7 @@ export class HelmJobRunner {
   }
 
   /** What the klipper-helm entry script does for this container, with the lab's helm. */
-  private async entry(container: k8s.V1Container, mounts: Map<string, string>, kubeconfig: string, dir: string): Promise<RunOutcome> {
+  private async entry(container: k8s.V1Container, mounts: Map<string, string>, kubeconfig: string, dir: string, t: Tracked): Promise<RunOutcome> {
     const env = new Map((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
     const NAME = env.get('NAME') ?? '';
     const T = env.get('TARGET_NAMESPACE') ?? 'default';
@@ -269,7 +312,9 @@ export class HelmJobRunner {
       ...(env.get('HELM_DRIVER') ? { HELM_DRIVER: env.get('HELM_DRIVER') } : {}),
     };
     const helm = async (a: string[]): Promise<RunResult> => {
-      const r = await run(this.d.helm, a, { env: helmEnv, allowFail: true, timeoutMs: HELM_TIMEOUT_MS });
+      if (t.deletingSince !== undefined) return { code: 143, stdout: '', stderr: 'terminated: the pod was deleted' };
+      const r = await run(this.d.helm, a, { env: helmEnv, allowFail: true, timeoutMs: HELM_TIMEOUT_MS, onSpawn: (c) => (t.child = c) });
+      t.child = undefined;
       writeFileSync(logFile, `+ helm ${a.join(' ')}\n${r.stdout}${r.stderr}exit ${r.code}\n`, { flag: 'a' });
       return r;
     };

@@ -132,7 +132,9 @@ export function labStages(defaults: Record<string, unknown>[]): Record<string, u
   return names.map((name) => {
     const stage = byName.get(name);
     if (!stage) throw new Error(`kwok's default Stage ${name} is missing`);
-    if (name !== 'pod-complete') return stage;
+    // The helm Job pods are the job runner's (helmjobs.ts): it completes them, and a deleted one stays
+    // until its helm has exited, as under a kubelet (kwok's pod-delete would drop it at once).
+    if (name !== 'pod-complete' && name !== 'pod-delete') return stage;
     const spec = stage.spec as { selector: { matchExpressions: unknown[] } };
     return {
       ...stage,

@@ -218,13 +218,27 @@ export function planCluster(t: ApplyTarget, obs: Observation, opts: PlanOptions)
     plan.steps.push({ step: 'helm-upgrade', release: ref.release, namespace: ref.namespace, chart: t.helm.chart, version: t.helm.version });
   }
   if (opts.wait) {
-    if (method === 'helmchartconfig' && opts.waitForHelmController && changed.some((o) => o.kind === 'HelmChartConfig')) {
+    if (method === 'helmchartconfig' && opts.waitForHelmController && changed.some((o) => o.kind === 'HelmChartConfig' || (o.kind === 'Secret' && valuesSecretNames(objects).has(o.metadata.name)))) {
       plan.steps.push({ step: 'wait-helm-revision', release: ref.release, namespace: ref.namespace, ...(obs.release ? { after: obs.release.revision } : {}) });
     }
     plan.steps.push({ step: 'rollout', kind: 'DaemonSet', name: AGENT_DAEMONSET, namespace: ref.namespace, optional: false });
     plan.steps.push({ step: 'rollout', kind: 'Deployment', name: CLUSTERMESH_APISERVER, namespace: ref.namespace, optional: true });
   }
   return plan;
+}
+
+/**
+ * The Secrets the HelmChartConfig lists in `spec.valuesSecrets`: helm-controller watches them, so a
+ * change of one alone (a renewed certificate) also makes it run helm, and apply waits for that revision.
+ */
+function valuesSecretNames(objects: readonly { kind: string; metadata: { name: string }; spec?: unknown }[]): Set<string> {
+  const names = new Set<string>();
+  for (const o of objects) {
+    if (o.kind !== 'HelmChartConfig') continue;
+    const list = (o.spec as { valuesSecrets?: { name?: unknown }[] } | undefined)?.valuesSecrets ?? [];
+    for (const v of list) if (typeof v.name === 'string') names.add(v.name);
+  }
+  return names;
 }
 
 /** Observes every cluster (bounded concurrency) and plans each; a cluster that cannot be read is stopped with why. */

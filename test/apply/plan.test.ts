@@ -47,6 +47,15 @@ test('--no-wait plans no waits; only a changed HelmChartConfig waits for the hel
   assert.deepEqual(kinds(secretOnly.steps), ['preflight', 'diff', 'dry-run', 'write Secret', 'rollout DaemonSet', 'rollout Deployment']);
 });
 
+test('a changed Secret that the HelmChartConfig lists in valuesSecrets waits for the helm-controller (it runs helm for it)', () => {
+  const objects = rendered('mesh01', 1).map((o) => structuredClone(o));
+  const h = objects.find((o) => o.kind === 'HelmChartConfig')!;
+  (h['spec'] as Record<string, unknown>)['valuesSecrets'] = [{ name: 'clustermesh-apiserver-local-cert', keys: ['tls.crt'] }];
+  const t = { name: 'mesh01', client: new FakeClusterClient('mesh01'), objects };
+  const p = planCluster(t, observed([undefined, structuredClone(h)]), OPTS);
+  assert.deepEqual(kinds(p.steps), ['preflight', 'diff', 'dry-run', 'write Secret', 'wait-helm-revision', 'rollout DaemonSet', 'rollout Deployment']);
+});
+
 test('preflight errors stop the cluster (exit 1) before anything is read; a missing HelmChart stops it (exit 3, RELEASE_NOT_FOUND)', () => {
   const f = { code: 'ENDPOINT_IP_CONTROL_PLANE' as const, severity: 'error' as const, path: 'clusters[0].endpoint.ips[0]', message: 'control plane', rule: 'r', fix: 'f', scope: { kind: 'dialled' as const, cluster: 'mesh01' } };
   const held = planCluster(target(), { findings: [f], live: [] }, OPTS);
