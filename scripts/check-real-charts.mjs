@@ -2,7 +2,7 @@
 // Usage: node check-real-charts.mjs OUT_DIR CLUSTER RENDERED.yaml [HELM_METHOD.yaml]
 //   HELM_METHOD.yaml: the same values rendered with tls.auto method helm, so that the chart's own
 //   server certificate (CN and SANs of this chart version) can be compared with meshform's.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
@@ -157,6 +157,10 @@ if (plan.ca?.trust?.length) {
     const r = projects(obj, vol, path);
     check(r.present && r.ok, `${obj?.kind}/${obj?.metadata?.name} volume ${vol}: ${path} does not hold the CA bundle`);
   }
+  // The bundle's hash on the pod template, so that a new bundle restarts the clustermesh-apiserver's etcd.
+  const sha = createHash('sha256').update(cm?.data?.['ca.crt'] ?? '').digest('hex');
+  const got = dep?.spec?.template?.metadata?.annotations?.['meshform.io/ca-bundle-sha256'];
+  check(got === sha, `Deployment/clustermesh-apiserver pod template annotation meshform.io/ca-bundle-sha256 is ${got}, not the SHA-256 of the bundle (${sha})`);
 }
 if (plan.ca) {
   const ca = find('Secret', 'cilium-ca');

@@ -44,6 +44,12 @@ export const AGENT_DAEMONSET = 'cilium';
 export const CLUSTERMESH_APISERVER = 'clustermesh-apiserver';
 /** The ConfigMap holding cluster-name, cluster-id and the datapath settings. */
 export const CILIUM_CONFIG = 'cilium-config';
+/**
+ * Pod-template annotation of the clustermesh-apiserver carrying the SHA-256 of `tls.caBundle`. Its etcd
+ * reads the client CA pool once, at start (etcd v3.5 client/pkg/transport), and the chart restarts
+ * nothing when only the bundle's content changes: the annotation makes a new bundle roll the pods.
+ */
+export const CA_BUNDLE_ANNOTATION = 'meshform.io/ca-bundle-sha256';
 
 /** How long apply waits per cluster for the helm-controller and the rollouts (`--timeout`). */
 export const DEFAULT_ROLLOUT_TIMEOUT_MS = 300_000;

@@ -336,13 +336,16 @@ export async function applyCommand(
   const waves = rollout.waves.map((w) => (w.kind === 'leave' ? { ...w, clusters: w.clusters.filter((n) => byName.has(n)) } : w)).filter((w) => w.clusters.length > 0);
   if (waves.length > 1 || opts.dryRun) for (const w of waves) io.err(describeWave(w));
   const terminal = errTerminalOf(io);
+  const mode = progressMode({ terminal: terminal !== undefined, progress: opts.progress, env: io.env });
+  let gating = 0;
   const progress = startApplyProgress({
     clusters: waves.flatMap((w) => w.clusters),
-    mode: progressMode({ terminal: terminal !== undefined, progress: opts.progress, env: io.env }),
+    mode,
     now: Date.now,
     writeLine: (line) => io.err(line),
     terminal,
     heldStream: terminal === process.stderr ? process.stdout : undefined,
+    waves: new Map(waves.flatMap((w) => w.clusters.map((c) => [c, w.index] as const))),
   });
   let applied: WavesResult | undefined;
   // A cluster that could not be read fails in its own wave; the gates wait for the links of the others.
@@ -350,12 +353,14 @@ export async function applyCommand(
   const gate = statusGate(rollout.input, clients, {
     namespace: p.spec.cilium.namespace,
     timeoutMs: gateTimeoutMs,
-    onPoll: (ready, total, ms) => io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] gate: ${ready}/${total} links both ends configure are ready`),
+    // The live view shows the gate on the rows that wait for it; lines go to stderr otherwise.
+    onPoll: (ready, total, ms) => (mode === 'live' && terminal ? progress.onGate(gating, ready, total) : io.err(`[${(ms / 1000).toFixed(0).padStart(4)}s] gate: ${ready}/${total} links both ends configure are ready`)),
   });
   try {
     applied = await applyInWaves(waves, byName, {
       onWave: (w, phase, g) => {
         if (waves.length < 2) return;
+        if (phase === 'gate') gating = w.index;
         if (phase === 'gate') io.err(`wave ${w.index} applied: waiting until every link both ends configure is ready (--gate-timeout ${opts.gateTimeout ?? '5m'})`);
         if (phase === 'done' && g) io.err(`wave ${w.index}: ${g.ready ? `gate passed after ${(g.elapsedMs / 1000).toFixed(1)} s (${g.links} links ready)` : `gate NOT passed after ${(g.elapsedMs / 1000).toFixed(1)} s: ${g.notReady.map((m) => `${m.cluster}→${m.peer} ${m.ready}/${m.total}`).join(', ')}`}`);
       },

@@ -137,6 +137,11 @@ export interface ApplyProgressOptions {
   refreshMs?: number;
   /** Mode `live`: animate a spinner on running rows (default true; tests turn it off to get exact frames). */
   spinner?: boolean;
+  /**
+   * The wave of each cluster (1-based) when the rollout has more than one: rows then carry a `wN`
+   * column, and rows of later waves say which gate they wait for.
+   */
+  waves?: ReadonlyMap<string, number>;
 }
 
 /** Feeds applyMesh's events to the view; `close` ends it. */
@@ -150,6 +155,11 @@ export interface ApplyProgress {
   close(result?: ApplyResult): Promise<void>;
   /** Resolves once every row is on the terminal (at once in mode `lines`); tests wait for it. */
   readonly drawn: Promise<void>;
+  /**
+   * A poll of the gate after wave `wave`: the queued rows of the next waves show it (mode `live`;
+   * mode `lines` prints the CLI's own gate lines).
+   */
+  onGate(wave: number, ready: number, total: number): void;
 }
 
 function deferred(): { promise: Promise<Final>; resolve: (f: Final) => void } {
@@ -168,17 +178,26 @@ export function startApplyProgress(opts: ApplyProgressOptions): ApplyProgress {
       onEvent: (e) => opts.writeLine(formatEventLine(e, opts.now() - started)),
       close: async () => {},
       drawn: Promise.resolve(),
+      onGate: () => {},
     };
   }
   const width = Math.max(...opts.clusters.map((c) => c.length));
+  const waveOf = (c: string) => opts.waves?.get(c);
+  const manyWaves = new Set(opts.waves?.values() ?? []).size > 1;
+  const waveWidth = manyWaves ? Math.max(...[...opts.waves!.values()].map((w) => `w${w}`.length)) : 0;
+  const queued = (c: string) => {
+    const w = waveOf(c);
+    return manyWaves && w !== undefined && w > 1 ? `queued: wave ${w} starts once the links of wave ${w - 1} are ready` : 'queued';
+  };
   const rows = new Map<string, Row>();
   for (const cluster of opts.clusters) {
     const d = deferred();
-    rows.set(cluster, { cluster, text: 'queued', settle: d.resolve, settled: d.promise });
+    rows.set(cluster, { cluster, text: queued(cluster), settle: d.resolve, settled: d.promise });
   }
   const title = (r: Row): string => {
     const elapsed = r.start === undefined ? '' : formatElapsed((r.end ?? opts.now()) - r.start);
-    return `${r.cluster.padEnd(width)}  ${elapsed.padStart(5)}  ${r.text}`;
+    const wave = manyWaves ? `  ${`w${waveOf(r.cluster) ?? ''}`.padEnd(waveWidth)}` : '';
+    return `${r.cluster.padEnd(width)}${wave}  ${elapsed.padStart(5)}  ${r.text}`;
   };
   const redraw = (r: Row): void => {
     if (r.task) r.task.title = title(r);
@@ -236,6 +255,14 @@ export function startApplyProgress(opts: ApplyProgressOptions): ApplyProgress {
 
   return {
     drawn,
+    onGate(wave, ready, total) {
+      for (const r of rows.values()) {
+        const w = waveOf(r.cluster);
+        if (r.start !== undefined || r.final || w === undefined || w <= wave) continue;
+        r.text = w === wave + 1 ? `queued: gate of wave ${wave}: ${ready}/${total} links ready` : queued(r.cluster);
+        redraw(r);
+      }
+    },
     onEvent(e) {
       const r = rows.get(e.cluster);
       if (!r || r.final) return;

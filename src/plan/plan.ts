@@ -7,6 +7,7 @@ import type { MeshSpec, ValuesFile } from '../spec/types.js';
 import { featuresOf, NEWEST_KNOWN_MINOR, parseCiliumVersion } from '../util/version.js';
 import { dialOf, serverCertNames } from '../pki/names.js';
 import { caBundlePem } from '../pki/trust.js';
+import { CA_BUNDLE_ANNOTATION } from '../defaults.js';
 import type { MeshPlan, PlannedCluster } from './types.js';
 
 /** The cert-manager issuer the rendered values point at for method `certmanager`. */
@@ -40,6 +41,7 @@ const OWNED_PATHS: readonly (readonly string[])[] = [
   ['tls', 'caBundle'],
   ['clustermesh', 'config', 'clusters'],
   ['clustermesh', 'apiserver', 'tls'],
+  ['clustermesh', 'apiserver', 'podAnnotations', CA_BUNDLE_ANNOTATION],
 ];
 
 function withoutOwned(data: Record<string, unknown>): Record<string, unknown> {

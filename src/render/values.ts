@@ -10,7 +10,9 @@
  * list from PeerPrinter, which prints each peer once per indent and, in a full mesh, hands every
  * cluster two slices of one shared text.
  */
+import { createHash } from 'node:crypto';
 import { Document, isAlias, isCollection, isMap, isNode, isPair, isScalar, Pair, Scalar, visit, YAMLMap, YAMLSeq, type Alias, type Node } from 'yaml';
+import { CA_BUNDLE_ANNOTATION } from '../defaults.js';
 import { CERT_MANAGER_ISSUER } from '../plan/plan.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import type { IssuedCert } from '../pki/types.js';
@@ -74,7 +76,10 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
     },
   };
   // Certificates of the shared CA or of any CA in ca.trust are accepted (phase one of a CA rotation).
-  if (plan.caBundle !== undefined) out.tls = { caBundle: { enabled: true, content: plan.caBundle } };
+  if (plan.caBundle !== undefined) {
+    out.tls = { caBundle: { enabled: true, content: plan.caBundle } };
+    ((out.clustermesh as PlainMap).apiserver as PlainMap).podAnnotations = { [CA_BUNDLE_ANNOTATION]: createHash('sha256').update(plan.caBundle).digest('hex') };
+  }
   if (c.hubbleUiNodePort !== undefined) {
     out.hubble = { ui: { service: { type: 'NodePort', nodePort: c.hubbleUiNodePort } } };
   }

@@ -280,3 +280,23 @@ test('live mode holds back writes to the other stream until the rows are done', 
   term.held.write('after\n');
   assert.deepEqual(term.heldChunks.at(-1), 'after\n', 'the stream is given back');
 });
+
+test('live mode with waves: a wave column; queued rows of the next wave show the gate they wait for', async () => {
+  const term = fakeTerminal();
+  let t = 0;
+  const waves = new Map([['mesh01', 1], ['mesh02', 2], ['mesh03', 2], ['mesh04', 3]]);
+  const p = startApplyProgress({ ...liveOptions(term, ['mesh01', 'mesh02', 'mesh03', 'mesh04'], () => t), waves });
+  await p.drawn;
+  p.onEvent({ cluster: 'mesh01', phase: 'preflight', message: 'checking', step: 'preflight' });
+  t = 2_000;
+  p.onEvent({ cluster: 'mesh01', phase: 'done', message: 'changed HelmChartConfig rke2-cilium', step: 'changed' });
+  p.onGate(1, 1, 2);
+  for (let i = 0; i < 400 && !term.frames().some((f) => /gate of wave 1/.test(f[1] ?? '') && /^✔/.test(f[0] ?? '')); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(term.frames().at(-1), [
+    '✔ mesh01  w1     2s  changed HelmChartConfig rke2-cilium',
+    '❯ mesh02  w2         queued: gate of wave 1: 1/2 links ready',
+    '❯ mesh03  w2         queued: gate of wave 1: 1/2 links ready',
+    '❯ mesh04  w3         queued: wave 3 starts once the links of wave 2 are ready',
+  ].map((l) => l.replace(/^❯/, term.frames().at(-1)![1]!.slice(0, 1))), 'rows of later waves wait with their wave named');
+  await p.close({ clusters: [], changed: [], unchanged: [], failed: [] });
+});

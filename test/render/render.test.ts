@@ -1,6 +1,8 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { parse, parseAllDocuments } from 'yaml';
+import { CA_BUNDLE_ANNOTATION } from '../../src/defaults.js';
 import { planMesh } from '../../src/plan/plan.js';
 import { renderMesh } from '../../src/render/render.js';
 import { ALL_TARGETS } from '../../src/render/types.js';
@@ -149,6 +151,8 @@ test('a CA bundle (ca.trust): tls.caBundle with the shared CA first; 1.16–1.17
     const files = renderBundled(version);
     const v = parse(files.find((f) => f.path === 'values/c000.yaml')!.content);
     assert.deepEqual(v.tls, { caBundle: { enabled: true, content: bundle } }, version);
+    // The bundle's hash on the clustermesh-apiserver pods: a new bundle restarts its etcd (which reads its CA pool once).
+    assert.deepEqual(v.clustermesh.apiserver.podAnnotations, { [CA_BUNDLE_ANNOTATION]: createHash('sha256').update(bundle).digest('hex') }, version);
     for (const f of files.filter((x) => x.role === 'certSecret')) {
       assert.equal(Buffer.from(parse(f.content).data['ca.crt'], 'base64').toString(), bundle, `${version} ${f.path}`);
     }
@@ -159,8 +163,10 @@ test('a CA bundle (ca.trust): tls.caBundle with the shared CA first; 1.16–1.17
   }
   // 1.16 without KVStoreMesh: its agents read the bundle, so the certificates stay in values.
   assert.deepEqual([...new Set(renderBundled('1.16.19', false).filter((f) => f.role === 'certSecret').map((f) => f.path.replace(/^secrets\/c00\d\//, '')))], ['clustermesh-apiserver-local-cert.yaml']);
-  // Without ca.trust nothing changes: no tls.caBundle.
-  assert.equal(parse(render(makeSpec(2, { version: '1.20.2' })).files.find((f) => f.path === 'values/c000.yaml')!.content).tls, undefined);
+  // Without ca.trust nothing changes: no tls.caBundle, no annotation.
+  const plain = parse(render(makeSpec(2, { version: '1.20.2' })).files.find((f) => f.path === 'values/c000.yaml')!.content);
+  assert.equal(plain.tls, undefined);
+  assert.equal(plain.clustermesh.apiserver.podAnnotations, undefined);
 });
 
 test('rke2: valuesSecrets where RKE2 allows, else inline under secrets/; Fleet ships only the former', () => {
