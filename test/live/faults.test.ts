@@ -265,6 +265,8 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   });
 
   it('bad input: agent pods that do not answer are named with the cluster and what to do; the other cluster is still read', async () => {
+    // From a ready mesh: mesh01's rows must be healthy for the comparison to mean anything.
+    ok(['status', 'mesh.yaml', '--wait', '--timeout', '2m']);
     await lab('agent', 'mesh02', 'hang');
     try {
       const s = run(['status', 'mesh.yaml', '--exec-timeout', '5s', '-o', 'json']);

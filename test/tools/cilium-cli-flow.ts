@@ -195,11 +195,12 @@ export async function removeLabRunMarker(context: string): Promise<void> {
  */
 export async function resetToRke2Install(context: string): Promise<void> {
   must(await kubectl(context, ['delete', 'helmchartconfig', RKE2_RELEASE, '-n', NS, '--ignore-not-found', '--wait']), 'delete HelmChartConfig');
-  const secrets = JSON.parse(must(await kubectl(context, ['get', 'secrets', '-n', NS, '-o', 'json']), 'get secrets').stdout) as {
-    items: Array<{ metadata: { name: string; annotations?: Record<string, string>; managedFields?: Array<{ manager?: string }> } }>;
+  // kubectl hides managedFields unless asked (--show-managed-fields).
+  const secrets = JSON.parse(must(await kubectl(context, ['get', 'secrets', '-n', NS, '-o', 'json', '--show-managed-fields']), 'get secrets').stdout) as {
+    items: Array<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: Array<{ manager?: string }> } }>;
   };
   const mine = secrets.items
-    .filter((s) => s.metadata.managedFields?.some((f) => f.manager === 'meshform') && !s.metadata.annotations?.['meta.helm.sh/release-name'])
+    .filter((s) => (s.metadata.managedFields?.some((f) => f.manager === 'meshform') || s.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meshform') && !s.metadata.annotations?.['meta.helm.sh/release-name'])
     .map((s) => s.metadata.name);
   if (mine.length) must(await kubectl(context, ['delete', 'secret', '-n', NS, ...mine]), 'delete meshform Secrets');
   // The marker proves a run that read the state above; removing it is one more run.
