@@ -152,12 +152,13 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   });
 
   it('the same NodePort on both clusters with kube-proxy replacement (Cilium 1.15): refused; set by hand anyway, doctor names SAME_NODEPORT', async () => {
-    // The socket LB catches remote nodes' NodePorts before 1.18 only (bpf/bpf_sock.c): mesh01 runs 1.15.19.
-    await pinImage('mesh01', '1.15.19');
+    // The socket LB catches remote nodes' NodePorts before 1.18 only (bpf/bpf_sock.c): the mesh runs
+    // 1.15.19 (both clusters: Cilium supports meshes of adjacent minors only).
+    await Promise.all(['mesh01', 'mesh02'].map((c) => pinImage(c, '1.15.19')));
     try {
       await sameNodePortCase();
     } finally {
-      await pinImage('mesh01', defaultCiliumVersion());
+      await Promise.all(['mesh01', 'mesh02'].map((c) => pinImage(c, defaultCiliumVersion())));
     }
     heal();
   });
