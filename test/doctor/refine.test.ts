@@ -188,7 +188,9 @@ test('topology from facts: kube-proxy replacement from cilium-config first, else
   assert.equal(clusterTopology({ values: { kubeProxyReplacement: 'true' } }).kubeProxyReplacement, true);
   assert.equal(clusterTopology({ helmChartConfig: { valuesContent: 'kubeProxyReplacement: true\nclustermesh: {apiserver: {tls: {authMode: cluster}}}\n' } }).authMode, 'cluster');
   assert.equal(clusterTopology({ kubeProxyReplacement: 'partial' }).kubeProxyReplacement, undefined);
+  // The agents' image is what runs: it wins over the release's appVersion (a HelmChart may pin image.tag).
   const t = clusterTopology({ ciliumVersion: '1.15.5' }, live, 3);
-  assert.deepEqual(t, { index: 3, ciliumVersion: '1.15.5', dials: [], declaredPeers: ['b'], admittedUsers: ['remote-b'], loginUser: 'remote-a' });
+  assert.deepEqual(t, { index: 3, ciliumVersion: '1.16.3', dials: [], declaredPeers: ['b'], admittedUsers: ['remote-b'], loginUser: 'remote-a' });
   assert.equal(clusterTopology(undefined, live).ciliumVersion, '1.16.3', 'the agent image tag when the release says nothing');
+  assert.equal(clusterTopology({ ciliumVersion: '1.15.5' }, {}).ciliumVersion, '1.15.5', "the release's version without an agent image");
 });
