@@ -75,10 +75,13 @@ describe('cilium-cli v0.18.4 on the lab (helm mode, --helm-release-name rke2-cil
       assert.equal(gone.stdout.trim(), '', 'the clustermesh-apiserver Deployment is removed with them');
       const s = await cilium('mesh01', ['clustermesh', 'status']);
       process.stderr.write(`cilium clustermesh status after the helm-controller run: exit ${s.code}\n${s.stdout}${s.stderr}\n`);
-      // What cilium-cli v0.18.4 says then (seen on the lab): exit 0, "🔌 No cluster connected": a false green.
-      assert.equal(s.code, 0);
-      assert.match(s.stdout, /No cluster connected/);
+      // What cilium-cli v0.18.4 says then. With the upstream chart the helm-controller run removes the
+      // clustermesh-apiserver Service too: exit 1, "unable to get clustermesh service" (seen on the real
+      // lab, 2026-12-04). With the Service left (the earlier stand-in chart) it was exit 0 and
+      // "🔌 No cluster connected": a false green. Either way no mesh is reported connected.
       assert.doesNotMatch(s.stdout, /All \d+ nodes are connected to all clusters/);
+      if (s.code === 0) assert.match(s.stdout, /No cluster connected/);
+      else assert.match(s.stdout + s.stderr, /unable to get clustermesh service "clustermesh-apiserver": services "clustermesh-apiserver" not found/);
       await removeLabRunMarker('mesh01');
     });
   });
