@@ -18,14 +18,6 @@ export interface ClusterInputs {
   clusterId?: number;
   maxConnectedClusters?: number;
   caCert?: string;
-  /**
-   * The CA files as the pods mount them (the chart's projected volumes: the certificate Secret's
-   * ca.crt, or the `tls.caBundle` ConfigMap/Secret in its place): etcd's trusted CA
-   * (`etcd-server-secrets` ca.crt) and the dialler's trust of the peers (`common-etcd-client-ca.crt`).
-   * Undefined where the workload or the file is absent (the lab then falls back to cilium-ca).
-   */
-  serverTrust?: string;
-  remoteTrust?: string;
   server?: TlsSecret;
   admin?: TlsSecret;
   remote?: TlsSecret;
@@ -85,32 +77,6 @@ function tlsOf(secret: k8s.V1Secret | undefined): TlsSecret | undefined {
   return { crt, key, ca: decode(secret?.data, 'ca.crt') ?? '' };
 }
 
-/**
- * The content of file `path` of volume `volume` in a pod spec, resolved as a kubelet would from the
- * volume's Secret, ConfigMap or projected sources (the last source that provides the path wins, as
- * in a projected volume). Undefined when nothing provides it.
- */
-function mountedFile(spec: k8s.V1PodSpec | undefined, volume: string, path: string, secret: (n: string) => k8s.V1Secret | undefined, cm: (n: string) => k8s.V1ConfigMap | undefined): string | undefined {
-  const vol = spec?.volumes?.find((v) => v.name === volume);
-  if (!vol) return undefined;
-  const sources: { kind: 'secret' | 'configMap'; name?: string; items?: k8s.V1KeyToPath[] }[] = [];
-  if (vol.secret) sources.push({ kind: 'secret', name: vol.secret.secretName, items: vol.secret.items });
-  if (vol.configMap) sources.push({ kind: 'configMap', name: vol.configMap.name, items: vol.configMap.items });
-  for (const src of vol.projected?.sources ?? []) {
-    if (src.secret) sources.push({ kind: 'secret', name: src.secret.name, items: src.secret.items });
-    if (src.configMap) sources.push({ kind: 'configMap', name: src.configMap.name, items: src.configMap.items });
-  }
-  let found: string | undefined;
-  for (const src of sources) {
-    if (!src.name) continue;
-    const key = src.items ? src.items.find((i) => i.path === path)?.key : path;
-    if (!key) continue;
-    const value = src.kind === 'secret' ? decode(secret(src.name)?.data, key) : cm(src.name)?.data?.[key];
-    if (value !== undefined) found = value;
-  }
-  return found;
-}
-
 /** Everything one cluster's clustermesh endpoint depends on. */
 export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api): Promise<ClusterInputs> {
   const [secrets, cms, svc, nodes, ds, deploy] = await Promise.all([
@@ -153,8 +119,6 @@ export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api
     clusterId: config['cluster-id'] !== undefined ? Number(config['cluster-id']) : undefined,
     maxConnectedClusters: config['max-connected-clusters'] !== undefined ? Number(config['max-connected-clusters']) : undefined,
     caCert: decode(secret('cilium-ca')?.data, 'ca.crt'),
-    serverTrust: mountedFile(deploy?.spec?.template.spec, 'etcd-server-secrets', 'ca.crt', secret, cm),
-    remoteTrust: mountedFile(dialer, viaDeployment ? 'kvstoremesh-secrets' : 'clustermesh-secrets', 'common-etcd-client-ca.crt', secret, cm),
     server: tlsOf(secret('clustermesh-apiserver-server-cert')),
     admin: tlsOf(secret('clustermesh-apiserver-admin-cert')),
     remote: tlsOf(secret('clustermesh-apiserver-remote-cert')),

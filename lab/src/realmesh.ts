@@ -205,12 +205,7 @@ export class ClusterChain {
     }
     const name = inputs.clusterName!;
     const version = inputs.version!.replace(/^v/, '');
-    // etcd reads its client CA pool once, at start, and its server certificate on every handshake
-    // (etcd v3.5.21 client/pkg/transport): a new trust restarts it here as a rollout of the pod would
-    // (meshform's bundle annotation), while a renewed server certificate is only swapped in place, as
-    // the kubelet updates a mounted Secret.
-    const trust = inputs.serverTrust ?? inputs.caCert;
-    const etcdFp = hash({ name, version, ca: trust, listen });
+    const etcdFp = hash({ name, version, ca: inputs.caCert, server: inputs.server, listen });
     const components = { etcd: { state: 'absent' }, clustermesh: { state: 'absent' }, kvstoremesh: { state: 'absent' } } as Record<'etcd' | 'clustermesh' | 'kvstoremesh', ComponentStatus>;
     if (etcdFp === this.failedFor) return;
     try {
@@ -225,9 +220,6 @@ export class ClusterChain {
           throw err;
         }
         this.failedFor = '';
-      } else {
-        writeIfChanged(join(this.dir, 'tls', 'server.crt'), inputs.server!.crt);
-        writeIfChanged(join(this.dir, 'tls', 'server.key'), inputs.server!.key);
       }
       components.etcd = { state: 'ready', pid: this.etcd.pid };
       this.writeCommon(inputs);
@@ -257,7 +249,7 @@ export class ClusterChain {
     const tls = (n: string) => join(this.dir, 'tls', n);
     writeFileSync(tls('server.crt'), inputs.server!.crt, { mode: 0o600 });
     writeFileSync(tls('server.key'), inputs.server!.key, { mode: 0o600 });
-    writeFileSync(tls('ca.crt'), inputs.serverTrust ?? inputs.caCert!, { mode: 0o600 });
+    writeFileSync(tls('ca.crt'), inputs.caCert!, { mode: 0o600 });
     for (const l of listen) {
       if (!(await portOpen(l.host, l.port))) continue;
       const who = (await run('ss', ['-ltnpH', `src ${l.host}:${l.port}`], { allowFail: true })).stdout.trim();
@@ -395,23 +387,16 @@ export class ClusterChain {
       want.set(p.name, YAML.stringify(o));
     }
     const hosts = ['127.0.0.1 localhost', '::1 localhost', ...socketLb(inputs, version).map(([ip, host]) => `${ip} ${host}`)].join('\n') + '\n';
-    // The client certificate is read on every handshake and the CA on every connect (Cilium's
-    // pkg/kvstore etcd client, 1.15–1.18): both are swapped in place, as the kubelet updates the
-    // mounted Secret; a new process only for what the container is started with.
-    const tls = (n: string) => join(this.dir, 'tls', n);
-    const remoteFiles = () => {
-      writeIfChanged(tls('remote-ca'), inputs.remoteTrust ?? (inputs.remote!.ca || inputs.caCert!));
-      writeIfChanged(tls('remote-crt'), inputs.remote!.crt);
-      writeIfChanged(tls('remote-key'), inputs.remote!.key);
-    };
-    const fp = hash({ etcd: this.etcd.fp, version, name: inputs.clusterName, id: inputs.clusterId, max: inputs.maxConnectedClusters, hosts, peers: [...want], for: inputs.kvstoremeshFor, rollout: inputs.dialerGeneration });
-    if (fp === this.kvstoremesh.fp && this.kvstoremesh.alive()) remoteFiles();
+    const fp = hash({ etcd: this.etcd.fp, version, name: inputs.clusterName, id: inputs.clusterId, max: inputs.maxConnectedClusters, remote: inputs.remote, hosts, peers: [...want], for: inputs.kvstoremeshFor, rollout: inputs.dialerGeneration });
     if (fp !== this.kvstoremesh.fp || !this.kvstoremesh.alive()) {
       await this.kvstoremesh.stop();
       rmSync(cmDir, { recursive: true, force: true });
       mkdirSync(cmDir, { recursive: true });
       for (const [n, text] of want) writeFileSync(join(cmDir, n), text, { mode: 0o600 });
-      remoteFiles();
+      const tls = (n: string) => join(this.dir, 'tls', n);
+      writeFileSync(tls('remote-ca'), inputs.remote.ca || inputs.caCert!, { mode: 0o600 });
+      writeFileSync(tls('remote-crt'), inputs.remote.crt, { mode: 0o600 });
+      writeFileSync(tls('remote-key'), inputs.remote.key, { mode: 0o600 });
       writeFileSync(join(this.dir, 'hosts'), hosts);
       // No name server answers here: a name outside the hosts file fails as "no such host".
       writeFileSync(join(this.dir, 'resolv.conf'), 'nameserver 127.0.0.254\noptions timeout:1 attempts:1\n');
