@@ -218,7 +218,8 @@ export function planCluster(t: ApplyTarget, obs: Observation, opts: PlanOptions)
     plan.steps.push({ step: 'helm-upgrade', release: ref.release, namespace: ref.namespace, chart: t.helm.chart, version: t.helm.version });
   }
   if (opts.wait) {
-    if (method === 'helmchartconfig' && opts.waitForHelmController && changed.some((o) => o.kind === 'HelmChartConfig' || (o.kind === 'Secret' && valuesSecretNames(objects).has(o.metadata.name)))) {
+    const listed = valuesSecretNames(objects);
+    if (method === 'helmchartconfig' && opts.waitForHelmController && changed.some((o) => o.kind === 'HelmChartConfig' || (o.kind === 'Secret' && listed.has(o.metadata.name)))) {
       plan.steps.push({ step: 'wait-helm-revision', release: ref.release, namespace: ref.namespace, ...(obs.release ? { after: obs.release.revision } : {}) });
     }
     plan.steps.push({ step: 'rollout', kind: 'DaemonSet', name: AGENT_DAEMONSET, namespace: ref.namespace, optional: false });
