@@ -1,6 +1,6 @@
 /** Small process helpers for the lab: run a command, start a detached one, stop one by pid. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 
 export interface RunResult {
@@ -55,9 +55,22 @@ export function spawnDetached(cmd: string, args: string[], logFile: string, env?
   }
 }
 
+/** The state letter of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat (undefined once gone). */
+function procState(file: string): string | undefined {
+  try {
+    const stat = readFileSync(file, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether a process with this pid runs. A zombie does not count: processes the lab detaches are
  * re-parented to pid 1, which on some machines never reaps them, yet they hold no port or memory.
+ * A zombie thread-group leader whose other threads still exit does count: a Go program (etcd) that
+ * exits shows its main thread as Z while the others still tear down, and its listening sockets stay
+ * open until the last thread is gone (seen in CI: the next etcd found its NodePort taken).
  */
 export function isAlive(pid: number): boolean {
   try {
@@ -65,12 +78,19 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+  const state = procState(`/proc/${pid}/stat`);
+  if (state === undefined) return false;
+  if (state !== 'Z') return true;
+  let tasks: string[];
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return false;
   }
+  return tasks.some((tid) => {
+    const s = procState(`/proc/${pid}/task/${tid}/stat`);
+    return s !== undefined && s !== 'Z' && s !== 'X';
+  });
 }
 
 /** Stops one process by pid: SIGTERM, then SIGKILL after `graceMs`. Resolves once it is gone. */

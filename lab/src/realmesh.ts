@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { ClusterInputs } from './clusterstate.js';
 import { readVersions } from './paths.js';
-import { isAlive, portOpen, run, spawnDetached, stopPid, waitFor } from './proc.js';
+import { isAlive, portOpen, run, sleep, spawnDetached, stopPid, waitFor } from './proc.js';
 import { labNet, labSlot } from './topology.js';
 
 /** The versions lab/build-cm.sh builds (LAB_CILIUM_VERSIONS). */
@@ -251,6 +251,9 @@ export class ClusterChain {
     writeFileSync(tls('server.key'), inputs.server!.key, { mode: 0o600 });
     writeFileSync(tls('ca.crt'), inputs.caCert!, { mode: 0o600 });
     for (const l of listen) {
+      // A listener in its last moments (a process of this lab still exiting) gets a few seconds.
+      const until = Date.now() + 5000;
+      while ((await portOpen(l.host, l.port)) && Date.now() < until) await sleep(200);
       if (!(await portOpen(l.host, l.port))) continue;
       const who = (await run('ss', ['-ltnpH', `src ${l.host}:${l.port}`], { allowFail: true })).stdout.trim();
       throw new InUse(`${l.host}:${l.port} is already in use${who ? ` (${who})` : ''}`);
