@@ -18,6 +18,18 @@ export interface ClusterInputs {
   clusterId?: number;
   maxConnectedClusters?: number;
   caCert?: string;
+  /**
+   * What the clustermesh-apiserver's etcd trusts (`--trusted-ca-file`): the file `ca.crt` of the
+   * Deployment's projected volume `etcd-server-secrets`, as the kubelet would fill it — the server
+   * certificate Secret's `ca.crt`, or the CA bundle (`tls.caBundle`) where the chart projects that.
+   */
+  etcdTrust?: string;
+  /**
+   * What the dialler trusts for its peers (`common-etcd-client-ca.crt` of the projected volume
+   * `kvstoremesh-secrets` of the Deployment, or `clustermesh-secrets` of the agents): the remote
+   * certificate Secret's `ca.crt`, or the CA bundle where the chart projects that.
+   */
+  remoteTrust?: string;
   server?: TlsSecret;
   admin?: TlsSecret;
   remote?: TlsSecret;
@@ -70,12 +82,42 @@ function decode(data: Record<string, string> | undefined, key: string): string |
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
+/**
+ * The content of file `path` of projected volume `volume` in `pod`, as the kubelet projects it from
+ * the listed Secrets and ConfigMaps (an item with that path; or a source without items whose key is
+ * the path). Undefined when the volume, the file or its source is missing.
+ */
+export function projectedFile(
+  pod: k8s.V1PodSpec | undefined,
+  volume: string,
+  path: string,
+  lookup: { secret: (name: string) => k8s.V1Secret | undefined; configMap: (name: string) => k8s.V1ConfigMap | undefined },
+): string | undefined {
+  const sources = pod?.volumes?.find((v) => v.name === volume)?.projected?.sources ?? [];
+  for (const s of sources) {
+    const src = s.secret ?? s.configMap;
+    if (!src?.name) continue;
+    const key = src.items ? src.items.find((i) => i.path === path)?.key : path;
+    if (key === undefined) continue;
+    if (s.secret) {
+      const v = decode(lookup.secret(src.name)?.data, key);
+      if (v !== undefined) return v;
+    } else {
+      const v = lookup.configMap(src.name)?.data?.[key];
+      if (v !== undefined) return v;
+    }
+  }
+  return undefined;
+}
+
 function tlsOf(secret: k8s.V1Secret | undefined): TlsSecret | undefined {
   const crt = decode(secret?.data, 'tls.crt');
   const key = decode(secret?.data, 'tls.key');
   if (!crt || !key) return undefined;
   return { crt, key, ca: decode(secret?.data, 'ca.crt') ?? '' };
 }
+
+const optional = <K extends string>(k: K, v: string | undefined): { [P in K]?: string } => (v === undefined ? {} : ({ [k]: v } as { [P in K]: string }));
 
 /** Everything one cluster's clustermesh endpoint depends on. */
 export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api): Promise<ClusterInputs> {
@@ -89,6 +131,7 @@ export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api
   ]);
   const secret = (name: string) => secrets.items.find((s) => s.metadata?.name === name);
   const cm = (name: string) => cms.items.find((c) => c.metadata?.name === name);
+  const lookup = { secret, configMap: cm };
   const config = cm('cilium-config')?.data ?? {};
   const users = cm('clustermesh-remote-users')?.data?.['users.yaml'];
   const parsedUsers = users ? ((YAML.parse(users) as { users?: { name: string }[] } | null)?.users ?? []).map((u) => u.name) : undefined;
@@ -119,6 +162,8 @@ export async function readClusterInputs(core: k8s.CoreV1Api, apps: k8s.AppsV1Api
     clusterId: config['cluster-id'] !== undefined ? Number(config['cluster-id']) : undefined,
     maxConnectedClusters: config['max-connected-clusters'] !== undefined ? Number(config['max-connected-clusters']) : undefined,
     caCert: decode(secret('cilium-ca')?.data, 'ca.crt'),
+    ...optional('etcdTrust', projectedFile(deploy?.spec?.template.spec, 'etcd-server-secrets', 'ca.crt', lookup)),
+    ...optional('remoteTrust', projectedFile(dialer, viaDeployment ? 'kvstoremesh-secrets' : 'clustermesh-secrets', 'common-etcd-client-ca.crt', lookup)),
     server: tlsOf(secret('clustermesh-apiserver-server-cert')),
     admin: tlsOf(secret('clustermesh-apiserver-admin-cert')),
     remote: tlsOf(secret('clustermesh-apiserver-remote-cert')),

@@ -205,7 +205,7 @@ export class ClusterChain {
     }
     const name = inputs.clusterName!;
     const version = inputs.version!.replace(/^v/, '');
-    const etcdFp = hash({ name, version, ca: inputs.caCert, server: inputs.server, listen });
+    const etcdFp = hash({ name, version, ca: inputs.etcdTrust ?? inputs.caCert, server: inputs.server, listen });
     const components = { etcd: { state: 'absent' }, clustermesh: { state: 'absent' }, kvstoremesh: { state: 'absent' } } as Record<'etcd' | 'clustermesh' | 'kvstoremesh', ComponentStatus>;
     if (etcdFp === this.failedFor) return;
     try {
@@ -249,7 +249,7 @@ export class ClusterChain {
     const tls = (n: string) => join(this.dir, 'tls', n);
     writeFileSync(tls('server.crt'), inputs.server!.crt, { mode: 0o600 });
     writeFileSync(tls('server.key'), inputs.server!.key, { mode: 0o600 });
-    writeFileSync(tls('ca.crt'), inputs.caCert!, { mode: 0o600 });
+    writeFileSync(tls('ca.crt'), inputs.etcdTrust ?? inputs.caCert!, { mode: 0o600 });
     for (const l of listen) {
       // A listener in its last moments (a process of this lab still exiting) gets a few seconds.
       const until = Date.now() + 5000;
@@ -390,14 +390,14 @@ export class ClusterChain {
       want.set(p.name, YAML.stringify(o));
     }
     const hosts = ['127.0.0.1 localhost', '::1 localhost', ...socketLb(inputs, version).map(([ip, host]) => `${ip} ${host}`)].join('\n') + '\n';
-    const fp = hash({ etcd: this.etcd.fp, version, name: inputs.clusterName, id: inputs.clusterId, max: inputs.maxConnectedClusters, remote: inputs.remote, hosts, peers: [...want], for: inputs.kvstoremeshFor, rollout: inputs.dialerGeneration });
+    const fp = hash({ etcd: this.etcd.fp, version, name: inputs.clusterName, id: inputs.clusterId, max: inputs.maxConnectedClusters, remote: inputs.remote, remoteTrust: inputs.remoteTrust, hosts, peers: [...want], for: inputs.kvstoremeshFor, rollout: inputs.dialerGeneration });
     if (fp !== this.kvstoremesh.fp || !this.kvstoremesh.alive()) {
       await this.kvstoremesh.stop();
       rmSync(cmDir, { recursive: true, force: true });
       mkdirSync(cmDir, { recursive: true });
       for (const [n, text] of want) writeFileSync(join(cmDir, n), text, { mode: 0o600 });
       const tls = (n: string) => join(this.dir, 'tls', n);
-      writeFileSync(tls('remote-ca'), inputs.remote.ca || inputs.caCert!, { mode: 0o600 });
+      writeFileSync(tls('remote-ca'), inputs.remoteTrust ?? (inputs.remote.ca || inputs.caCert!), { mode: 0o600 });
       writeFileSync(tls('remote-crt'), inputs.remote.crt, { mode: 0o600 });
       writeFileSync(tls('remote-key'), inputs.remote.key, { mode: 0o600 });
       writeFileSync(join(this.dir, 'hosts'), hosts);

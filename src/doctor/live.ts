@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { field, strMap, type ClusterClient } from '../kube/client.js';
 import { SecretPem } from '../pki/secret.js';
 import type { ProbeCredentials, ProbeTarget } from './probe.js';
-import { CLUSTERMESH_PORT, DEFAULT_RELEASE } from '../defaults.js';
+import { AGENT_DAEMONSET, CLUSTERMESH_APISERVER, CLUSTERMESH_PORT, DEFAULT_RELEASE } from '../defaults.js';
 
 function b64(v: string | undefined): string | undefined {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
@@ -11,16 +11,43 @@ function b64(v: string | undefined): string | undefined {
 
 /**
  * The client credentials this cluster's agents (or kvstoremesh) log in to peers with: Secret
- * `clustermesh-apiserver-remote-cert` (`tls.crt`, `tls.key`, `ca.crt`). `undefined` when absent.
+ * `clustermesh-apiserver-remote-cert` (`tls.crt`, `tls.key`), trusting what the dialler trusts:
+ * the file `common-etcd-client-ca.crt` of its projected volume (the Deployment's
+ * `kvstoremesh-secrets` with KVStoreMesh, else the agents' `clustermesh-secrets`), which the chart
+ * fills from the Secret's `ca.crt` or, with `tls.caBundle`, from the bundle. `undefined` when absent.
  */
 export async function liveCredentials(client: ClusterClient, namespace = DEFAULT_RELEASE.namespace): Promise<ProbeCredentials | undefined> {
-  const s = await client.get('Secret', 'clustermesh-apiserver-remote-cert', namespace);
+  const [s, trust] = await Promise.all([client.get('Secret', 'clustermesh-apiserver-remote-cert', namespace), diallerTrust(client, namespace)]);
   const d = strMap(field(s, 'data'));
   const certPem = b64(d['tls.crt']);
   const key = b64(d['tls.key']);
-  const caPem = b64(d['ca.crt']);
+  const caPem = trust ?? b64(d['ca.crt']);
   if (!certPem || !key || !caPem) return undefined;
   return { caPem, certPem, key: new SecretPem(key) };
+}
+
+const TRUST_FILE = 'common-etcd-client-ca.crt';
+
+type ProjectedSource = { secret?: { name?: string; items?: { key?: string; path?: string }[] }; configMap?: { name?: string; items?: { key?: string; path?: string }[] } };
+
+/** The dialler's trusted CAs as the kubelet projects them (see liveCredentials); undefined when not found. */
+async function diallerTrust(client: ClusterClient, namespace: string): Promise<string | undefined> {
+  const [deploy, ds] = await Promise.all([client.get('Deployment', CLUSTERMESH_APISERVER, namespace), client.get('DaemonSet', AGENT_DAEMONSET, namespace)]);
+  const containers = (field(deploy, 'spec', 'template', 'spec', 'containers') as { name?: string }[] | undefined) ?? [];
+  const viaKvstoremesh = containers.some((c) => c.name === 'kvstoremesh');
+  const volumes = (field(viaKvstoremesh ? deploy : ds, 'spec', 'template', 'spec', 'volumes') as { name?: string; projected?: { sources?: ProjectedSource[] } }[] | undefined) ?? [];
+  const sources = volumes.find((v) => v.name === (viaKvstoremesh ? 'kvstoremesh-secrets' : 'clustermesh-secrets'))?.projected?.sources ?? [];
+  for (const src of sources) {
+    const ref = src.secret ?? src.configMap;
+    if (!ref?.name) continue;
+    const key = ref.items ? ref.items.find((i) => i.path === TRUST_FILE)?.key : TRUST_FILE;
+    if (!key) continue;
+    const obj = await client.get(src.secret ? 'Secret' : 'ConfigMap', ref.name, namespace);
+    const data = strMap(field(obj, 'data'));
+    const text = src.secret ? b64(data[key]) : data[key];
+    if (text) return text;
+  }
+  return undefined;
 }
 
 /** How one cluster is configured to reach its peers, as its own objects say. */
