@@ -162,9 +162,13 @@ if (plan.ca?.trust?.length) {
   const got = dep?.spec?.template?.metadata?.annotations?.['meshform.io/ca-bundle-sha256'];
   check(got === sha, `Deployment/clustermesh-apiserver pod template annotation meshform.io/ca-bundle-sha256 is ${got}, not the SHA-256 of the bundle (${sha})`);
 }
-if (plan.ca) {
+if (plan.ca && plan.certMethod !== 'keep') {
   const ca = find('Secret', 'cilium-ca');
   check(!!ca && createFp(b64d(ca.data['ca.crt'])) === plan.ca.fingerprint256, 'cilium-ca does not hold the shared CA');
+} else if (plan.ca) {
+  // Method keep: the cluster keeps its own CA (the chart's, from its own tls.auto), never the shared one.
+  const ca = find('Secret', 'cilium-ca');
+  check(!ca || createFp(b64d(ca.data['ca.crt'])) !== plan.ca.fingerprint256, 'method keep: cilium-ca holds the shared CA instead of the cluster\'s own');
 }
 if (plan.authMode !== 'legacy') {
   const users = find('ConfigMap', 'clustermesh-remote-users');

@@ -42,6 +42,18 @@ export const DEFAULT_DOMAIN = 'mesh.cilium.io';
 export const AGENT_DAEMONSET = 'cilium';
 /** The chart's clustermesh-apiserver: its Deployment (apply waits for its rollout) and Service. */
 export const CLUSTERMESH_APISERVER = 'clustermesh-apiserver';
+/** The Secret that holds a cluster's Cilium CA (ca.crt, ca.key): the chart's `cilium-ca`. */
+export const CILIUM_CA_SECRET = 'cilium-ca';
+/**
+ * The clustermesh certificate Secrets meshform pre-creates (method provided, where the chart takes
+ * no certificate values). Under the chart's own methods (`tls.auto`: a cluster meshform adopts with
+ * certificates.method keep) the chart's release owns Secrets of the same names; taking a cluster
+ * over onto provided certificates (phase 2 of an adoption) therefore applies them taking over the
+ * chart's fields, and annotates them `helm.sh/resource-policy: keep`, so the helm upgrade that stops
+ * rendering them does not delete them (helm's Update skips resources with that policy).
+ */
+export const PRECREATED_CERT_SECRET = /^clustermesh-apiserver-(server|admin|remote|local|client)-cert$/;
+export const HELM_KEEP_ANNOTATION = { 'helm.sh/resource-policy': 'keep' } as const;
 /** The ConfigMap holding cluster-name, cluster-id and the datapath settings. */
 export const CILIUM_CONFIG = 'cilium-config';
 /**

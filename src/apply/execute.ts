@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { MeshformError } from '../errors.js';
-import { DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_ROLLOUT_TIMEOUT_MS } from '../defaults.js';
+import { DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_ROLLOUT_TIMEOUT_MS, PRECREATED_CERT_SECRET } from '../defaults.js';
 import { isKind, type KubeObject } from '../kube/client.js';
 import { asClusterError, clusterError } from '../kube/errors.js';
 import { readReleaseState } from '../kube/helm-release.js';
@@ -46,6 +46,12 @@ const waitOptions = (x: StepContext) => ({
   ...(x.opts.pollMs !== undefined ? { pollMs: x.opts.pollMs } : {}),
 });
 
+/**
+ * Server-side apply with force for `--force`, and for the certificate Secrets meshform pre-creates:
+ * their names are the chart's, whose own certificate methods make them (see PRECREATED_CERT_SECRET).
+ */
+const forceFor = (x: StepContext, o: KubeObject): boolean => x.opts.force === true || (o.kind === 'Secret' && PRECREATED_CERT_SECRET.test(o.metadata.name));
+
 /** The runner of each step kind: the executor is this table and the loop in executeCluster. */
 const RUNNERS: { [K in PlanStepKind]: Runner<K> } = {
   // Observed while planning.
@@ -53,12 +59,15 @@ const RUNNERS: { [K in PlanStepKind]: Runner<K> } = {
   diff: async () => {},
   'dry-run': async (s, x) => {
     x.emit('apply', 'server-side dry run', 'dry-run');
-    for (const r of s.objects) await x.target.client.apply(objectOf(x, r), { dryRun: true, force: x.opts.force });
+    for (const r of s.objects) {
+      const o = objectOf(x, r);
+      await x.target.client.apply(o, { dryRun: true, force: forceFor(x, o) });
+    }
   },
   write: async (s, x) => {
     const o = objectOf(x, s.object);
     x.emit('apply', `server-side apply ${o.kind} ${o.metadata.name}`, o.kind === 'Secret' ? 'write-secret' : 'apply-object', `${o.kind} ${o.metadata.name}`);
-    await x.target.client.apply(o, { force: x.opts.force });
+    await x.target.client.apply(o, { force: forceFor(x, o) });
   },
   'helm-upgrade': async (s, x) => {
     const helm = x.target.helm;

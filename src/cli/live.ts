@@ -174,8 +174,16 @@ export async function initCommand(
   const files: RenderedFile[] = [{ path: 'mesh.yaml', content: r.meshYaml, secret: false }, ...r.files];
   writeUserFiles(outDir, files, { replace: opts.force });
   io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
-  io.out(`Next: meshform ca init --spec ${join(opts.out, 'mesh.yaml')}   (or ca import the cluster's existing cilium-ca)`);
-  io.out(`      meshform validate ${join(opts.out, 'mesh.yaml')} && meshform render ${join(opts.out, 'mesh.yaml')} --out ${join(opts.out, 'out')}`);
+  const spec = join(opts.out, 'mesh.yaml');
+  if (r.findings.some((f) => f.code === 'INIT_CAS_DIFFER')) {
+    // Adoption: the clusters keep their CAs and certificates first; the rotation converges later.
+    io.out(`Next: meshform ca init --spec ${spec}   (the shared CA the mesh converges onto)`);
+    io.out(`      meshform render ${spec} --out ${join(opts.out, 'out')} && meshform apply ${spec} --out ${join(opts.out, 'out')}   (each cluster keeps its CA and trusts the others')`);
+    io.out(`      meshform ca rotate ${spec} --out ${join(opts.out, 'out')}   (every cluster onto the shared CA, gated phase by phase)`);
+  } else {
+    io.out(`Next: meshform ca init --spec ${spec}   (or ca import the cluster's existing cilium-ca)`);
+    io.out(`      meshform validate ${spec} && meshform render ${spec} --out ${join(opts.out, 'out')}`);
+  }
   return exitCodeFor(hasErrors(r.findings) ? 'findings' : 'ok');
 }
 
@@ -511,7 +519,7 @@ export async function disconnectCommand(
 export async function caRotateCommand(
   io: Io,
   specPath: string,
-  opts: LiveFlags & { newCa: string; out: string; timeout: string; gateTimeout: string; dryRun: boolean; takeOver?: boolean },
+  opts: LiveFlags & { newCa?: string; out: string; timeout: string; gateTimeout: string; dryRun: boolean; takeOver?: boolean },
   deps: LiveDeps = {},
 ): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout');
@@ -524,10 +532,11 @@ export async function caRotateCommand(
     io.err('meshform: nothing was changed');
     return exitCodeFor(r.outcome);
   };
-  const start = await startRotation(p, specPath, resolve(io.cwd, opts.newCa), opts.newCa, io.now());
+  const start = await startRotation(p, specPath, opts.newCa === undefined ? undefined : resolve(io.cwd, opts.newCa), opts.newCa, io.now());
   if (start.refused) return refused(start);
-  io.err(`CA rotation ${start.oldCa.fingerprint256.slice(0, 23)}… → ${start.newCa.fingerprint256.slice(0, 23)}…`);
-  for (const line of describeRotation(start.state)) io.err(`  ${line}`);
+  if (start.adopt) io.err(`Adoption: ${start.own.length} cluster CA(s) (${start.own.map((t) => `${t.fingerprint256.slice(0, 11)}…`).join(', ')}) → the shared CA ${start.newCa.fingerprint256.slice(0, 23)}…`);
+  else io.err(`CA rotation ${start.oldCa.fingerprint256.slice(0, 23)}… → ${start.newCa.fingerprint256.slice(0, 23)}…`);
+  for (const line of describeRotation(start.state, start.adopt)) io.err(`  ${line}`);
   const live = await goLive(io, p, opts, deps);
   if (live.failed.size) reportFailures(io, live.failed);
   const outcome = await runRotation(p, live, start, specPath, {
@@ -539,7 +548,7 @@ export async function caRotateCommand(
     onPhaseDone: (i, phase, ms) => io.err(`phase ${i}/3 ${phase.phase} done: every link ready after ${(ms / 1000).toFixed(1)} s`),
   });
   if (outcome.refused) return refused(outcome);
-  const resume = resumeCommand(specPath, opts.newCa, opts.out);
+  const resume = resumeCommand(specPath, start.adopt ? undefined : opts.newCa, opts.out);
   switch (outcome.result) {
     case 'dry-run':
       io.out(`would run: ${outcome.phases.map((x) => x.phase).join(', ') || 'nothing (all phases done): the CA files are swapped'}`);
@@ -554,6 +563,10 @@ export async function caRotateCommand(
     case 'done':
       io.out(`CA rotated: every cluster trusts and uses only ${start.newCa.fingerprint256.slice(0, 23)}…; ${p.spec.ca!.cert} and ${p.spec.ca!.key} hold it now (the old CA is in ${relative(io.cwd, outcome.retired) || outcome.retired}).`);
       io.out(`Next: commit ${opts.out}; meshform render ${specPath} --out ${opts.out} now changes nothing.`);
+      return exitCodeFor('ok');
+    case 'adopted':
+      io.out(`Mesh converged: every cluster trusts and uses only the shared CA ${start.newCa.fingerprint256.slice(0, 23)}…; ${specPath} now says certificates.method provided, without ca.trust.`);
+      io.out(`Next: commit ${specPath} and ${opts.out}; meshform render ${specPath} --out ${opts.out} now changes nothing.`);
       return exitCodeFor('ok');
   }
 }

@@ -96,9 +96,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     });
   liveOptions(
     ca.command('rotate')
-      .description('replace the shared CA without downtime, in three phases (trust both, re-issue every certificate, drop the old CA), each applied to every cluster and gated on every link ready; resumable')
+      .description('replace the shared CA without downtime, in three phases (trust both, re-issue every certificate, drop the old CA), each applied to every cluster and gated on every link ready; resumable. With certificates.method keep (clusters adopted with their own CAs) the same phases converge every cluster onto the spec\'s CA')
       .argument('<spec>', 'the mesh file (its ca: is the CA rotated away from)')
-      .requiredOption('--new-ca <dir>', 'folder with the new ca.crt and ca.key (meshform ca init DIR)')
+      .option('--new-ca <dir>', 'folder with the new ca.crt and ca.key (meshform ca init DIR); not with certificates.method keep, whose mesh converges onto the spec\'s own CA')
       .requiredOption('--out <dir>', 'output folder (as apply): each phase\'s files are written here'),
   )
     .option('--timeout <duration>', 'rollout wait per cluster and phase', '5m')

@@ -7,8 +7,9 @@ import type { ClusterFacts, Facts, NodeFact, NodeRole } from '../kube/facts.js';
 import { currentReleaseSecret, decodeHelmReleaseSecret } from '../kube/helm-release.js';
 import { mapBounded } from '../kube/pool.js';
 import { RULES } from '../validate/catalogue.js';
+import { holdsPrivateKey } from '../spec/credentials.js';
 
-import { CLUSTERMESH_APISERVER, CILIUM_CONFIG, CLUSTERMESH_PORT, DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_RELEASE, KUBE_SYSTEM, RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
+import { CILIUM_CA_SECRET, CLUSTERMESH_APISERVER, CILIUM_CONFIG, CLUSTERMESH_PORT, DEFAULT_CLUSTER_CONCURRENCY, DEFAULT_RELEASE, KUBE_SYSTEM, RKE2_CHART_NAMESPACE, type ReleaseRef } from '../defaults.js';
 
 export { DEFAULT_RELEASE, type ReleaseRef };
 
@@ -76,13 +77,22 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
   };
   // The first call doubles as the reachability check: if it fails hard, nothing else is tried.
   const ns = await soft(`namespace ${KUBE_SYSTEM}`, () => client.get('Namespace', KUBE_SYSTEM));
-  const [nodes, chart, chartConfig, secrets, ciliumConfig, service] = await Promise.all([
+  const [nodes, chart, chartConfig, secrets, ciliumConfig, service, caSecret] = await Promise.all([
     soft('nodes', () => client.list('Node')),
     soft(`HelmChart ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChart', ref.release, RKE2_CHART_NAMESPACE)),
     soft(`HelmChartConfig ${RKE2_CHART_NAMESPACE}/${ref.release}`, () => client.get('HelmChartConfig', ref.release, RKE2_CHART_NAMESPACE)),
     soft(`helm release secrets in ${ref.namespace}`, () => client.list('Secret', { namespace: ref.namespace, labelSelector: `owner=helm,name=${ref.release}` })),
     soft(`ConfigMap ${ref.namespace}/${CILIUM_CONFIG}`, () => client.get('ConfigMap', CILIUM_CONFIG, ref.namespace)),
     soft(`Service ${ref.namespace}/${CLUSTERMESH_APISERVER}`, () => client.get('Service', CLUSTERMESH_APISERVER, ref.namespace)),
+    // A cluster without Cluster Mesh has no CA yet: not found is no warning. Only ca.crt is kept.
+    client.get('Secret', CILIUM_CA_SECRET, ref.namespace).catch((err: unknown) => {
+      if (errorCode(err) === 'KUBE_NOT_FOUND') return undefined;
+      if (errorCode(err) === 'KUBE_FORBIDDEN') {
+        warnings.push(`Secret ${ref.namespace}/${CILIUM_CA_SECRET}: forbidden (its CA certificate is not compared with the other clusters')`);
+        return undefined;
+      }
+      throw err;
+    }),
   ]);
 
   const facts: ClusterFacts = {};
@@ -157,6 +167,11 @@ export async function discoverCluster(client: ClusterClient, ref: ReleaseRef = D
       .map((i) => i.ip ?? i.hostname)
       .filter((x): x is string => typeof x === 'string');
     facts.service = { type, ...(port?.nodePort ? { nodePort: port.nodePort } : {}), ...(ingress.length ? { loadBalancerIngress: ingress } : {}) };
+  }
+  const caB64 = str(field(caSecret, 'data', 'ca.crt'));
+  if (caB64) {
+    const pem = Buffer.from(caB64, 'base64').toString('utf8');
+    if (pem.includes('-----BEGIN CERTIFICATE-----') && !holdsPrivateKey(pem)) facts.caCert = pem.endsWith('\n') ? pem : `${pem}\n`;
   }
   if (warnings.length) facts.warnings = warnings;
   return facts;

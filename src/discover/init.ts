@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { Document, isSeq, parse, parseDocument, stringify } from 'yaml';
 import type { Finding } from '../errors.js';
 import { isWorker, type ClusterFacts } from '../kube/facts.js';
@@ -134,6 +135,19 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     }
     return entry;
   });
+  const adoption = differingCas(clusters, specClusters.map((e) => String(e['name'])));
+  if (adoption) {
+    files.push(...adoption.files);
+    findings.push({
+      code: 'INIT_CAS_DIFFER',
+      severity: 'warning',
+      path: 'ca.trust',
+      value: adoption.cas.map((c) => `${c.clusters.join('+')}: ${c.fingerprint256.slice(0, 23)}…`).join(', '),
+      message: `the clusters have ${adoption.cas.length} different CAs (${adoption.cas.map((c) => `${c.clusters.join(', ')}: ${c.subject}`).join('; ')}): each one's certificates verify only where its CA is trusted`,
+      rule: RULES.INIT_CAS_DIFFER.rule,
+      fix: 'the spec adopts them as they are (certificates.method keep, their CAs in ca.trust): meshform ca init ca && meshform render mesh.yaml --out out && meshform apply mesh.yaml --out out; then converge onto the shared CA without downtime: meshform ca rotate mesh.yaml --out out',
+    });
+  }
   const maxes = clusters.map((c) => c.facts.maxConnectedClusters).filter((m): m is number => m === 255 || m === 511);
   const spec = {
     apiVersion: 'meshform/v1alpha1',
@@ -143,14 +157,49 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     domain: opts.domain ?? DEFAULT_DOMAIN,
     maxConnectedClusters: maxes[0] ?? 255,
     authMode: 'cluster',
-    certificates: { method: 'provided' },
-    ca: { cert: 'ca/ca.crt', key: 'ca/ca.key' },
+    certificates: { method: adoption ? 'keep' : 'provided' },
+    ca: { cert: 'ca/ca.crt', key: 'ca/ca.key', ...(adoption ? { trust: adoption.files.map((f) => f.path) } : {}) },
     apiserver: { replicas: 2 },
     clusters: specClusters,
   };
   const doc = new Document(spec);
-  doc.commentBefore = ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
+  doc.commentBefore = adoption
+    ? ` Written by meshform init from the live clusters, which have different CAs: each keeps its CA and certificates\n (certificates.method keep) and trusts the others' (ca.trust). Review it, then: meshform ca init ca && meshform render,\n apply, and converge onto the shared CA: meshform ca rotate mesh.yaml --out out`
+    : ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
   return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings, clusters: specClusters };
+}
+
+/** Where init writes the CA certificate of clusters being adopted (public: meant for Git). */
+export const TRUST_DIR = 'ca-trust';
+
+/**
+ * The clusters' own CAs when they are not all one (from each cluster's cilium-ca `ca.crt`): one
+ * file per distinct CA, named after the first cluster that has it, in cluster order. Undefined when
+ * fewer than two distinct CAs are known.
+ */
+function differingCas(clusters: readonly InitCluster[], names: readonly string[]): { cas: { fingerprint256: string; subject: string; clusters: string[] }[]; files: RenderedFile[] } | undefined {
+  const byFp = new Map<string, { fingerprint256: string; subject: string; clusters: string[]; pem: string }>();
+  clusters.forEach((c, i) => {
+    const pem = c.facts.caCert;
+    if (!pem) return;
+    let x: X509Certificate;
+    try {
+      x = new X509Certificate(pem);
+    } catch {
+      return;
+    }
+    const e = byFp.get(x.fingerprint256) ?? { fingerprint256: x.fingerprint256, subject: x.subject.replace(/\n/g, ', '), clusters: [], pem: x.toString() };
+    e.clusters.push(names[i]!);
+    byFp.set(x.fingerprint256, e);
+  });
+  if (byFp.size < 2) return undefined;
+  const cas = [...byFp.values()];
+  const files = cas.map((ca) => ({
+    path: `${TRUST_DIR}/${ca.clusters[0]}.crt`,
+    content: ca.pem,
+    secret: false,
+  }));
+  return { cas: cas.map(({ pem: _pem, ...rest }) => rest), files };
 }
 
 /**

@@ -8,12 +8,13 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { field, str, type ClusterClient, type KubeObject } from '../kube/client.js';
+import { CILIUM_CA_SECRET } from '../defaults.js';
 
 export type LiveCertRole = 'ca' | 'server' | 'admin' | 'remote' | 'local';
 
 /** Which Secret holds which certificate (the chart's names, Cilium 1.15–1.20). */
 export const LIVE_CERT_SECRETS: readonly { role: LiveCertRole; secret: string; key: string }[] = [
-  { role: 'ca', secret: 'cilium-ca', key: 'ca.crt' },
+  { role: 'ca', secret: CILIUM_CA_SECRET, key: 'ca.crt' },
   { role: 'server', secret: 'clustermesh-apiserver-server-cert', key: 'tls.crt' },
   { role: 'admin', secret: 'clustermesh-apiserver-admin-cert', key: 'tls.crt' },
   { role: 'remote', secret: 'clustermesh-apiserver-remote-cert', key: 'tls.crt' },

@@ -71,6 +71,14 @@ function warning(path: string, code: Finding['code'], message: string, rule: str
  * into the MeshPlan that `renderMesh` writes out. Pure and synchronous: no I/O, no clock.
  * Memory stays linear in the peer entries: each cluster holds its peer names, nothing else per pair.
  */
+/**
+ * Whether the shared CA goes into the chart values (`tls.ca`, a secret value): for every method but
+ * `keep`, under which each cluster keeps its own CA Secret (cilium-ca) and only trusts the shared CA.
+ */
+export function caInValues(plan: Pick<MeshPlan, 'certMethod'>): boolean {
+  return plan.certMethod !== 'keep';
+}
+
 export function planMesh(
   spec: MeshSpec,
   input: { facts?: Facts; ca?: CaMaterial; certs?: Map<string, ClusterCerts> } = {},
@@ -106,7 +114,7 @@ export function planMesh(
     }
     const rke2Version = c.rke2Version ?? facts?.rke2Version;
     const valuesSecrets = rke2SupportsValuesSecrets(rke2Version);
-    if (!valuesSecrets && (method === 'provided' || spec.ca)) {
+    if (!valuesSecrets && (method === 'provided' || (spec.ca && method !== 'keep'))) {
       warnings.push(
         warning(
           `${path}.rke2Version`,

@@ -3,13 +3,14 @@
  * I/O; files come out sorted by path; YAML never folds lines (PEM and base64 stay intact).
  */
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
+import { caInValues } from '../plan/plan.js';
 import type { IssuedCert, LeafKind } from '../pki/types.js';
 import { emitYaml, indentLines, type Plain } from './emit.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/client.js';
 import type { Artefact, ArtefactRole, Target } from './types.js';
 import { SECRETS_GITIGNORE_TEXT } from '../write/atomic.js';
-import { RKE2_CHART_NAMESPACE } from '../defaults.js';
+import { HELM_KEEP_ANNOTATION, RKE2_CHART_NAMESPACE } from '../defaults.js';
 import { assembleValues, PeerPrinter, secretKeys, valuesVariants, type ValuesParts } from './values.js';
 
 type PlainMap = { [key: string]: Plain };
@@ -56,6 +57,7 @@ function tlsSecret(plan: MeshPlan, c: PlannedCluster, kind: LeafKind, cert: Issu
       name: `clustermesh-apiserver-${kind}-cert`,
       namespace: plan.namespace,
       labels: { 'app.kubernetes.io/managed-by': 'meshform', 'app.kubernetes.io/part-of': 'cilium' },
+      annotations: { ...HELM_KEEP_ANNOTATION },
     },
     type: 'kubernetes.io/tls',
     data: {
@@ -116,7 +118,7 @@ function tfEscape(s: string): string {
 }
 
 function secretsNote(plan: MeshPlan, c: PlannedCluster): string {
-  if (!plan.ca && !c.certs) return '';
+  if (!(plan.ca && caInValues(plan)) && !c.certs) return '';
   return (
     `# Keys and certificates are not in this file. Rancher owns HelmChartConfig ${plan.release} on this cluster,\n` +
     `# so give it the content of ${paths.secretValues(c.name)} from your secret store as extra chart values\n` +

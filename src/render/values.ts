@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { Document, isAlias, isCollection, isMap, isNode, isPair, isScalar, Pair, Scalar, visit, YAMLMap, YAMLSeq, type Alias, type Node } from 'yaml';
 import { CA_BUNDLE_ANNOTATION } from '../defaults.js';
-import { CERT_MANAGER_ISSUER } from '../plan/plan.js';
+import { CERT_MANAGER_ISSUER, caInValues } from '../plan/plan.js';
 import type { MeshPlan, PlannedCluster } from '../plan/types.js';
 import type { IssuedCert } from '../pki/types.js';
 import { emitFlow, emitYaml, indentLines, isPlainSafe, scalarString, type Plain } from './emit.js';
@@ -44,23 +44,28 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
       : c.service.loadBalancerIP
         ? { type: 'LoadBalancer', loadBalancerIP: c.service.loadBalancerIP }
         : { type: 'LoadBalancer' };
-  const auto: PlainMap =
-    plan.certMethod === 'provided'
-      ? { enabled: false }
-      : plan.certMethod === 'certmanager'
-        ? { enabled: true, method: 'certmanager', certManagerIssuerRef: { ...CERT_MANAGER_ISSUER } }
-        : { enabled: true, method: plan.certMethod };
-  // The chart issues for the spec's validity, which validate checked against the CA (1.20 changed
-  // the chart's default from 1095 to 365 days).
-  if (plan.certMethod !== 'provided') auto.certValidityDuration = plan.certValidityDays;
-  const tls: PlainMap = { authMode: plan.authMode, auto };
-  // With pre-created Secrets (1.19, or 1.16–1.17 with a CA bundle, see PlannedCluster.certsInValues)
-  // the chart's tls-provided templates would render (and fail on) empty cert values; 1.20 removed
-  // them and the switch.
-  if (plan.certMethod === 'provided' && !c.certsInValues && f.enableSecretsKey) tls.enableSecrets = false;
-  const sans: PlainMap = { extraDnsNames: [...c.serverExtra.dnsNames], extraIpAddresses: [...c.serverExtra.ipAddresses] };
-  if (f.autoServerSans) auto.server = sans;
-  else tls.server = sans;
+  const tls: PlainMap = { authMode: plan.authMode };
+  // Method keep: the cluster's own certificate settings (its values' tls.auto, its Secrets) stay
+  // as they are; meshform adds only the trust (tls.caBundle below).
+  if (plan.certMethod !== 'keep') {
+    const auto: PlainMap =
+      plan.certMethod === 'provided'
+        ? { enabled: false }
+        : plan.certMethod === 'certmanager'
+          ? { enabled: true, method: 'certmanager', certManagerIssuerRef: { ...CERT_MANAGER_ISSUER } }
+          : { enabled: true, method: plan.certMethod };
+    // The chart issues for the spec's validity, which validate checked against the CA (1.20 changed
+    // the chart's default from 1095 to 365 days).
+    if (plan.certMethod !== 'provided') auto.certValidityDuration = plan.certValidityDays;
+    tls.auto = auto;
+    // With pre-created Secrets (1.19, or 1.16–1.17 with a CA bundle, see PlannedCluster.certsInValues)
+    // the chart's tls-provided templates would render (and fail on) empty cert values; 1.20 removed
+    // them and the switch.
+    if (plan.certMethod === 'provided' && !c.certsInValues && f.enableSecretsKey) tls.enableSecrets = false;
+    const sans: PlainMap = { extraDnsNames: [...c.serverExtra.dnsNames], extraIpAddresses: [...c.serverExtra.ipAddresses] };
+    if (f.autoServerSans) auto.server = sans;
+    else tls.server = sans;
+  }
   const out: PlainMap = {
     cluster: { name: c.name, id: c.id },
     clustermesh: {
@@ -89,7 +94,7 @@ export function meshKeys(plan: MeshPlan, c: PlannedCluster): PlainMap {
 /** The secret values for one cluster (`tls.ca`, and certs in values up to 1.18), or undefined. */
 export function secretKeys(plan: MeshPlan, c: PlannedCluster): PlainMap | undefined {
   const out: PlainMap = {};
-  if (plan.ca) out.tls = { ca: { cert: b64(plan.ca.certPem), key: b64(plan.ca.key.reveal()) } };
+  if (plan.ca && caInValues(plan)) out.tls = { ca: { cert: b64(plan.ca.certPem), key: b64(plan.ca.key.reveal()) } };
   if (plan.certMethod === 'provided' && c.certs && c.certsInValues) {
     const pair = (x: IssuedCert): PlainMap => ({ cert: b64(x.certPem), key: b64(x.key.reveal()) });
     out.clustermesh = {

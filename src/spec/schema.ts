@@ -128,7 +128,7 @@ export const meshSchema = z.strictObject({
   authMode: z.enum(['legacy', 'migration', 'cluster']).default(D.authMode),
   certificates: z
     .strictObject({
-      method: z.enum(['provided', 'helm', 'cronJob', 'certmanager']).default(D.certificates.method),
+      method: z.enum(['provided', 'helm', 'cronJob', 'certmanager', 'keep']).default(D.certificates.method),
       // Absent: the chart's default for the mesh's Cilium versions (defaults.ts), filled by the loader.
       validityDays: z.number().int().min(1).max(36500).optional(),
       renewBeforeDays: z.number().int().min(0).max(36500).default(D.certificates.renewBeforeDays),
@@ -186,6 +186,9 @@ const clusterFactsSchema = z.strictObject({
   tunnelProtocol: z.string().optional(),
   kubeProxyReplacement: z.string().optional(),
   kvstoremesh: z.boolean().optional(),
+  // The certificate (public part only: ca.crt, PEM) of the cluster's CA, Secret cilium-ca: init
+  // notices clusters with differing CAs from it.
+  caCert: z.string().max(64 * 1024).optional(),
   // The peers its deployed values connect it to (clustermesh.config.clusters with config.enabled): a meshed cluster.
   peers: z.array(z.string()).optional(),
   helmChart: z

@@ -5,7 +5,13 @@
 import type { Document } from 'yaml';
 
 export type AuthMode = 'legacy' | 'migration' | 'cluster';
-export type CertMethod = 'provided' | 'helm' | 'cronJob' | 'certmanager';
+/**
+ * Who issues the clustermesh certificates: meshform from the shared CA (`provided`), the chart
+ * (`helm`, `cronJob`), cert-manager, or nobody new (`keep`: each cluster keeps the certificates and
+ * the CA it has, and trusts the shared CA and the CAs of `ca.trust` beside its own — the first step
+ * of adopting clusters with their own CAs; `meshform ca rotate` then converges onto the shared CA).
+ */
+export type CertMethod = 'provided' | 'helm' | 'cronJob' | 'certmanager' | 'keep';
 export type KeyAlgorithm = 'ecdsa-p256' | 'rsa-2048' | 'rsa-4096';
 
 /** How peers reach a cluster's clustermesh-apiserver. */

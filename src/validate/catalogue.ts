@@ -114,7 +114,8 @@ export const RULES = {
   FACTS_SERVICE_CIDR_MISMATCH: e('facts', "the spec's serviceCIDR equals the service-cidr RKE2 runs with (HelmChart global.serviceCIDR)"),
 
   // TLS.
-  CA_MISSING: e('tls', 'certificate methods provided and helm need the shared CA (ca.cert, ca.key)'),
+  CA_MISSING: e('tls', 'certificate methods provided, helm and keep need the shared CA (ca.cert, ca.key)'),
+  KEEP_WITHOUT_TRUST: w('tls', "with certificate method keep every cluster trusts the CAs that issued its peers' certificates (ca.trust)"),
   DOMAIN_INVALID: e('tls', 'domain is a DNS name: labels of a-z, 0-9 and "-", each ≤ 63 characters, ≤ 253 in all'),
   SAN_NOT_COVERED: e('tls', "a peer's dialled address is covered by its server certificate's SANs"),
   SAN_INVALID: e('tls', 'server certificate names are DNS names (labels of a-z, 0-9 and -, optionally starting with *.) or IP addresses'),
@@ -196,6 +197,7 @@ export const RULES = {
   INIT_ALREADY_IN_SPEC: e('init', 'init --add adds a cluster the spec does not have yet (by context and by its live cluster name)'),
   INIT_ADD_INVALID: e('init', 'init --add writes nothing when the spec with the new cluster breaks a rule (IDs, names, CIDR overlaps, ports)'),
   INIT_VERSIONS_DIFFER: w('init', 'one Cilium version per mesh is simplest'),
+  INIT_CAS_DIFFER: w('init', "clusters with different CAs are adopted as they are (each keeps its CA and certificates and trusts the others'), never by replacing a cluster's CA under running workloads"),
   INIT_FEW_WORKERS: w('init', 'peers should reach a cluster through at least two worker nodes'),
   INIT_NO_POD_CIDR: w('init', 'pod CIDRs must be known to check overlaps'),
 

@@ -82,7 +82,9 @@ export const checkCertificates: Rule = (spec, ctx, out) => {
         `${c.name} runs Cilium ${c.ciliumVersion} with KVStoreMesh: its chart mounts KVStoreMesh's trust from Secret clustermesh-apiserver-remote-cert${method === 'provided' ? ', which it renders itself from tls.ca.cert' : ''}, never from tls.caBundle, so it would not trust the CAs of ca.trust`,
         method === 'provided'
           ? `set ${cpath(c, 'kvstoremesh')}: false (the 1.15 default), or upgrade ${c.name} to Cilium 1.16 or newer`
-          : `use certificates.method provided (meshform then pre-creates the Secret with the bundle on 1.16–1.17), or upgrade ${c.name} to Cilium 1.18 or newer`,
+          : method === 'keep'
+            ? `upgrade ${c.name} to Cilium 1.18 or newer before adopting it, or set ${cpath(c, 'kvstoremesh')}: false while it keeps its own CA`
+            : `use certificates.method provided (meshform then pre-creates the Secret with the bundle on 1.16–1.17), or upgrade ${c.name} to Cilium 1.18 or newer`,
       );
     }
   }

@@ -17,6 +17,12 @@ export const checkTls: Rule = (spec, ctx, out) => {
   if ((method === 'provided' || method === 'helm') && !spec.ca) {
     out.add('CA_MISSING', 'ca', undefined, `certificate method ${method} needs the shared CA, and the spec names none`, 'create one with `meshform ca init <dir>` (or import the cilium-ca of a cluster with `meshform ca import`) and set ca: {cert, key}');
   }
+  if (method === 'keep' && !spec.ca) {
+    out.add('CA_MISSING', 'ca', undefined, 'certificate method keep needs the shared CA the mesh converges onto (every cluster trusts it beside its own CA), and the spec names none', 'create one with `meshform ca init ca` and set ca: {cert: ca/ca.crt, key: ca/ca.key}');
+  }
+  if (method === 'keep' && spec.ca && !spec.ca.trust?.length) {
+    out.add('KEEP_WITHOUT_TRUST', 'ca.trust', undefined, 'certificate method keep with no ca.trust: every cluster keeps its own certificates but trusts only the shared CA, so a peer whose certificates another CA issued is refused', "list each cluster's own CA certificate in ca.trust (meshform init writes them when the clusters' CAs differ), or use certificates.method provided");
+  }
   for (const f of ctx.caFindings ?? []) out.findings.push(f);
 
   if (!isDnsName(spec.domain)) {

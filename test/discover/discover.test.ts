@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { X509Certificate } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { parseFacts } from '../../src/spec/facts.js';
 import {
@@ -227,4 +228,53 @@ test('init on a cluster whose values hold keys (the seed\'s way): keys are left 
   assert.match(text, /cert: /, 'the public certificates stay');
   const spec = await loadSpec(join(dir, 'mesh.yaml'));
   assert.equal(spec.clusters[0]?.name, 'mesh01');
+});
+
+test('init on clusters with different CAs (their own cilium-ca): adopted as they are — method keep, each CA in ca.trust — and the spec loads and validates', async () => {
+  const { prepare } = await import('../../src/prepare.js');
+  const { mkdtempSync, mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join, dirname } = await import('node:path');
+  const { createCa, writeCaFiles } = await import('../../src/pki/ca.js');
+  const now = new Date('2026-11-01T00:00:00Z');
+  const [caA, caB, shared] = await Promise.all([1, 2, 3].map(() => createCa({ algorithm: 'ecdsa-p256', validityDays: 3650, now })));
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const withCa = (c: FakeClusterClient, ca: { certPem: string; key: { reveal(): string } }) => {
+    c.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cilium-ca', namespace: 'kube-system' }, data: { 'ca.crt': b64(ca.certPem), 'ca.key': b64(ca.key.reveal()) } });
+    return c;
+  };
+  const a = await discoverCluster(withCa(rke2('mesh01', { clusterName: 'mesh01', clusterId: '1', net: '192.0.2', nodePort: 32379 }), caA!));
+  const b = await discoverCluster(withCa(rke2('mesh02', { clusterName: 'mesh02', clusterId: '2', net: '198.51.100', nodePort: 32380 }), caB!));
+  // Clusters on 1.18 (the chart mounts the CA bundle for KVStoreMesh too: adoptable as they are).
+  for (const x of [a, b]) [x.ciliumVersion, x.chartVersion] = ['1.18.11', '1.18.1100'];
+  [b.clusterCIDR, b.serviceCIDR] = [['10.2.0.0/16'], ['10.102.0.0/18']];
+  // Only the public certificate is kept: no key in the facts (discover's JSON output).
+  assert.equal(a.caCert?.trim(), caA!.certPem.trim());
+  assert.doesNotMatch(JSON.stringify(a), /PRIVATE KEY/);
+  const r = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab' });
+  const f = r.findings.find((x) => x.code === 'INIT_CAS_DIFFER');
+  assert.ok(f, 'init names the differing CAs');
+  assert.match(f.message, /2 different CAs/);
+  assert.match(f.fix, /meshform ca rotate mesh\.yaml/);
+  const doc = parse(r.meshYaml) as { certificates: { method: string }; ca: { trust: string[] } };
+  assert.equal(doc.certificates.method, 'keep');
+  assert.deepEqual(doc.ca.trust, ['ca-trust/mesh01.crt', 'ca-trust/mesh02.crt']);
+  assert.match(r.meshYaml, /ca rotate/);
+  assert.ok(r.files.every((x) => !x.secret && !/PRIVATE KEY/.test(x.content)));
+  const dir = mkdtempSync(join(tmpdir(), 'meshform-init-adopt-'));
+  for (const x of [{ path: 'mesh.yaml', content: r.meshYaml }, ...r.files]) {
+    mkdirSync(dirname(join(dir, x.path)), { recursive: true });
+    writeFileSync(join(dir, x.path), x.content);
+  }
+  assert.equal(readFileSync(join(dir, 'ca-trust/mesh02.crt'), 'utf8').trim(), caB!.certPem.trim());
+  await writeCaFiles(join(dir, 'ca'), shared!, { force: false });
+  const p = await prepare(join(dir, 'mesh.yaml'), { now });
+  assert.deepEqual(p.findings.filter((x) => x.severity === 'error'), []);
+  const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
+  assert.deepEqual(p.ca?.trust?.map((t) => t.fingerprint256), [fp(caA!.certPem), fp(caB!.certPem)]);
+  // One CA on every cluster: nothing to adopt, the usual spec.
+  const same = await discoverCluster(withCa(rke2('mesh03', { clusterName: 'mesh03', clusterId: '3', net: '203.0.113', nodePort: 32381 }), caA!));
+  const r2 = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh03', context: 'mesh03', facts: same }], { meshName: 'lab' });
+  assert.equal(r2.findings.some((x) => x.code === 'INIT_CAS_DIFFER'), false);
+  assert.equal((parse(r2.meshYaml) as { certificates: { method: string } }).certificates.method, 'provided');
 });

@@ -45,6 +45,21 @@ export async function helm(context: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** The newest revision of the rke2-cilium Helm release on a cluster (0 without one). */
+export async function helmRevision(cluster: string): Promise<number> {
+  const names = await kubectl(cluster, ['get', 'secret', '-n', 'kube-system', '-l', 'owner=helm,name=rke2-cilium', '-o', 'name']);
+  return Math.max(0, ...[...names.matchAll(/\.v(\d+)$/gm)].map((m) => Number(m[1])));
+}
+
+/** Waits until RKE2's helm-controller installed a revision after `before`; fails after `timeoutMs`. */
+export async function waitHelmRevision(cluster: string, before: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await helmRevision(cluster)) <= before) {
+    if (Date.now() >= deadline) throw new Error(`${cluster}: the helm-controller installed no new revision after ${before} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** NodePort of each lab cluster's clustermesh endpoint: distinct per cluster, as Cilium ≤ 1.18 needs. */
 export function nodePortOf(c: LabCluster): number {
   return 32378 + c.index;

@@ -110,3 +110,78 @@ test('ca rotate through the CLI: refused while a cluster is unreachable; interru
   assert.match(again.stdout, /mesh02: unchanged/);
   assert.equal((await w.run('status', w.specFile)).code, 0);
 });
+
+test('adoption as data: keep first, then the shared CA signs while the clusters\' CAs stay trusted, then only the shared CA; refusals', async () => {
+  const { ADOPTION_PHASES, adoptionPhaseCa, adoptionProblems, phaseMethod } = await import('../../src/pki/rotation.js');
+  assert.deepEqual(ADOPTION_PHASES.map((p) => [p.phase, phaseMethod(p), p.trusts.join('+')]), [['trust-new', 'keep', 'new+old'], ['reissue', 'provided', 'new+old'], ['drop-old', 'provided', 'new']]);
+  const shared = await makeCa({ cn: 'Shared' });
+  const own = await Promise.all(['A', 'B'].map(async (n) => {
+    const c = await makeCa({ cn: `Own ${n}` });
+    return { path: `/t/${n}.crt`, certPem: c.certPem, subject: c.subject, fingerprint256: c.fingerprint256, notBefore: c.notBefore, notAfter: c.notAfter };
+  }));
+  assert.deepEqual(ADOPTION_PHASES.map((p) => [adoptionPhaseCa(p, shared, own).fingerprint256, adoptionPhaseCa(p, shared, own).trust?.length ?? 0]), [[shared.fingerprint256, 2], [shared.fingerprint256, 2], [shared.fingerprint256, 0]]);
+  assert.deepEqual(adoptionProblems(shared, own, undefined, { now: T0, validityDays: 365 }), []);
+  assert.match(adoptionProblems(shared, [], undefined, { now: T0, validityDays: 365 })[0]!, /ca\.trust lists no CA of the clusters/);
+  const short = await makeCa({ cn: 'Short', days: 100 });
+  assert.match(adoptionProblems(short, own, undefined, { now: T0, validityDays: 365 })[0]!, /the shared CA expires on/);
+  const other = { from: 'x', to: 'AA:BB', newCa: { cert: '/n/ca.crt', key: '/n/ca.key' }, done: [], updatedAt: '' };
+  assert.match(adoptionProblems(shared, own, other, { now: T0, validityDays: 365 }).join(), /a rotation to another CA .* is in progress/);
+});
+
+test('adopting two clusters with their own CAs through the CLI: apply keeps their certificates and trusts all CAs; ca rotate converges onto the shared CA and rewrites the spec (comments kept)', async () => {
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const { parseDocument } = await import('yaml');
+  const w = await world();
+  const [a, b] = await Promise.all(['A', 'B'].map((n) => makeCa({ cn: `Own CA ${n}` })));
+  mkdirSync(join(w.dir, 'ca-trust'));
+  writeFileSync(join(w.dir, 'ca-trust/mesh01.crt'), a!.certPem);
+  writeFileSync(join(w.dir, 'ca-trust/mesh02.crt'), b!.certPem);
+  const doc = parseDocument(readFileSync(w.specFile, 'utf8'));
+  doc.setIn(['certificates'], doc.createNode({ method: 'keep' }));
+  doc.setIn(['ca', 'trust'], doc.createNode(['ca-trust/mesh01.crt', 'ca-trust/mesh02.crt']));
+  doc.commentBefore = ' adopted from clusters with their own CAs';
+  writeFileSync(w.specFile, doc.toString());
+
+  const apply = () => w.run('apply', w.specFile, '--out', 'out', '--no-progress');
+  const first = await apply();
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  // Method keep: no CA and no certificate in the values (the clusters keep theirs); all three CAs trusted.
+  assert.deepEqual(caOfValues(w.clusters.get('mesh01')!), { ca: ['bundle:CN=Cilium CA', 'bundle:CN=Own CA A', 'bundle:CN=Own CA B'], serverIssuer: '' });
+  assert.equal(existsSync(join(w.dir, 'out/secrets')), false, 'nothing secret is rendered under keep');
+
+  const wrong = await w.run('ca', 'rotate', w.specFile, '--new-ca', 'ca-trust', '--out', 'out');
+  assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+  assert.match(wrong.stderr, /converges onto its ca:/);
+  const dry = await w.run('ca', 'rotate', w.specFile, '--out', 'out', '--dry-run');
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stderr, /Adoption: 2 cluster CA\(s\)/);
+  assert.match(dry.stderr, /phase 1\/3 trust-new: every cluster keeps its own CA and certificates/);
+
+  const seen: { ca: string[]; serverIssuer: string }[] = [];
+  const m2 = w.clusters.get('mesh02')!;
+  const origApply = m2.apply.bind(m2);
+  m2.apply = async (obj, o = {}) => {
+    const r = await origApply(obj, o);
+    if (!o.dryRun && obj.kind === 'HelmChartConfig') seen.push(caOfValues(m2));
+    return r;
+  };
+  const done = await w.run('ca', 'rotate', w.specFile, '--out', 'out');
+  assert.equal(done.code, 0, done.stdout + done.stderr);
+  assert.match(done.stdout, /Mesh converged: every cluster trusts and uses only the shared CA/);
+  // Phase 1 is what apply already wrote (method keep), then phases 2 and 3.
+  assert.deepEqual(seen, [
+    { ca: ['bundle:CN=Cilium CA', 'bundle:CN=Own CA A', 'bundle:CN=Own CA B'], serverIssuer: '' },
+    { ca: ['CN=Cilium CA', 'bundle:CN=Cilium CA', 'bundle:CN=Own CA A', 'bundle:CN=Own CA B'], serverIssuer: 'CN=Cilium CA' },
+    { ca: ['CN=Cilium CA'], serverIssuer: 'CN=Cilium CA' },
+  ]);
+  const after = readFileSync(w.specFile, 'utf8');
+  assert.match(after, /^# adopted from clusters with their own CAs/);
+  const spec = parse(after) as { certificates: { method: string }; ca: Record<string, unknown> };
+  assert.equal(spec.certificates.method, 'provided');
+  assert.equal(spec.ca['trust'], undefined);
+  assert.equal(existsSync(join(w.dir, 'ca/rotation.json')), false);
+  const again = await apply();
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /mesh01: unchanged/);
+  assert.match(again.stdout, /mesh02: unchanged/);
+});

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { holdLab, kubectl, paths, requireLab } from '../lab/harness.js';
+import { helmRevision, holdLab, kubectl, paths, requireLab, waitHelmRevision } from '../lab/harness.js';
 import { run as runProc } from '../../lab/src/proc.js';
 import { BIN, ROOT, meshform, type Run } from '../cli/helpers.js';
 import { labTopology, workers } from '../../lab/src/topology.js';
@@ -52,17 +52,10 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   };
   const clusterOf = (doc: Record<string, any>, name: string) => (doc['clusters'] as Array<Record<string, any>>).find((c) => c['name'] === name)!;
   /** The newest revision of the rke2-cilium helm release. */
-  const revision = async (cluster: string) => {
-    const names = await kubectl(cluster, ['get', 'secret', '-n', 'kube-system', '-l', 'owner=helm,name=rke2-cilium', '-o', 'name']);
-    return Math.max(0, ...[...names.matchAll(/\.v(\d+)$/gm)].map((m) => Number(m[1])));
-  };
+  const revision = helmRevision;
   /** Waits until RKE2's helm-controller installed a revision after `before`, and the agents rolled out. */
   const rolledOut = async (cluster: string, before: number) => {
-    const deadline = Date.now() + 120_000;
-    while ((await revision(cluster)) <= before) {
-      assert.ok(Date.now() < deadline, `${cluster}: the helm-controller installed no new revision after ${before}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitHelmRevision(cluster, before);
     await kubectl(cluster, ['rollout', 'status', 'ds/cilium', '-n', 'kube-system', '--timeout=120s']);
   };
   /** What a GitOps tool would do with the rendered files of one cluster: apply them as they are. */

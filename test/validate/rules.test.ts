@@ -229,6 +229,20 @@ const cases: Case[] = [
       c0(s).kvstoremesh = false;
     },
   },
+  {
+    // Adoption (method keep) on 1.17 with KVStoreMesh: meshform issues nothing, so it cannot hand
+    // KVStoreMesh the bundle through a pre-created Secret either.
+    code: 'CA_BUNDLE_UNREACHABLE',
+    path: 'clusters[0].kvstoremesh',
+    mutate: (s) => {
+      s.ca!.trust = ['/virtual/cluster-ca.crt'];
+      s.certificates.method = 'keep';
+      for (const c of s.clusters) [c.ciliumVersion, c.chartVersion] = ['1.17.14', '1.17.1400'];
+      c1(s).kvstoremesh = false;
+    },
+  },
+  { code: 'CA_MISSING', path: 'ca', mutate: (s) => { s.certificates.method = 'keep'; delete s.ca; } },
+  { code: 'KEEP_WITHOUT_TRUST', path: 'ca.trust', severity: 'warning', mutate: (s) => void (s.certificates.method = 'keep') },
   { code: 'CERT_METHOD_HELM_RKE2', path: 'certificates.method', severity: 'warning', mutate: (s) => void (s.certificates.method = 'helm') },
   {
     code: 'CERT_METHOD_HELM_DRIFT',
@@ -372,6 +386,16 @@ test('a CA bundle reaches KVStoreMesh: 1.15 without it, 1.16–1.17 through pre-
     const s = buildSpec(2);
     s.ca!.trust = ['/virtual/old-ca.crt'];
     for (const c of s.clusters) [c.ciliumVersion, c.chartVersion, c.kvstoremesh] = [version, version, kvstoremesh];
+    assert.deepEqual(validateSpec(s, { now }), [], version);
+  }
+});
+
+test('method keep with the own CA of every cluster in ca.trust passes on 1.18+ (the chart mounts the bundle everywhere)', () => {
+  for (const version of ['1.18.11', '1.19.0', '1.20.2']) {
+    const s = buildSpec(2);
+    s.certificates.method = 'keep';
+    s.ca!.trust = ['/virtual/a-ca.crt', '/virtual/b-ca.crt'];
+    for (const c of s.clusters) [c.ciliumVersion, c.chartVersion, c.kvstoremesh] = [version, version, true];
     assert.deepEqual(validateSpec(s, { now }), [], version);
   }
 });
