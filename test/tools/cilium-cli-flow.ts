@@ -200,7 +200,10 @@ export async function resetToRke2Install(context: string): Promise<void> {
     items: Array<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: Array<{ manager?: string }> } }>;
   };
   const mine = secrets.items
-    .filter((s) => (s.metadata.managedFields?.some((f) => f.manager === 'meshform') || s.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meshform') && !s.metadata.annotations?.['meta.helm.sh/release-name'])
+    // meshform's: labelled so (helm cannot own a Secret whose managed-by is not Helm, even one that
+    // still carries the release annotations of a chart that made it before meshform took it over:
+    // an adopted cluster's certificate Secrets), or written by meshform and not helm's.
+    .filter((s) => s.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meshform' || (s.metadata.managedFields?.some((f) => f.manager === 'meshform') && !s.metadata.annotations?.['meta.helm.sh/release-name']))
     .map((s) => s.metadata.name);
   if (mine.length) must(await kubectl(context, ['delete', 'secret', '-n', NS, ...mine]), 'delete meshform Secrets');
   // The marker proves a run that read the state above; removing it is one more run.
