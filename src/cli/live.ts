@@ -21,7 +21,7 @@ import type { Prepared } from '../prepare.js';
 import { preparedOrExit } from './spec.js';
 import { connectSpec, kubeconfigConnector, type ConnectFlags, type Connector } from '../kube/connect.js';
 import { discoverAll } from '../discover/discover.js';
-import { appendClusters, initSpecFromFacts } from '../discover/init.js';
+import { appendClusters, initSpecFromFacts, type InitCertificates } from '../discover/init.js';
 import { parseSpec } from '../spec/load.js';
 import { validateSpec } from '../validate/rules.js';
 import { RULES } from '../validate/catalogue.js';
@@ -125,9 +125,22 @@ export async function discoverCommand(io: Io, specPath: string, opts: LiveFlags 
 // ---------------------------------------------------------------------------------------------
 export async function initCommand(
   io: Io,
-  opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string },
+  opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string; certificates?: InitCertificates },
   deps: LiveDeps = {},
 ): Promise<number> {
+  if (opts.add !== undefined && opts.certificates !== undefined) {
+    throw new MeshformError('--certificates with --add', [
+      {
+        code: 'USAGE_INIT_CERTIFICATES',
+        severity: 'error',
+        path: '--certificates',
+        value: opts.certificates,
+        message: 'init --add takes the certificates method of the spec it adds to',
+        rule: RULES.USAGE_INIT_CERTIFICATES.rule,
+        fix: `leave out --certificates (change certificates.method in ${opts.add} by hand if needed)`,
+      },
+    ]);
+  }
   if (opts.add !== undefined && opts.context.length > 0) return initAddCommand(io, opts.add, opts, deps);
   if (opts.context.length === 0) {
     throw new MeshformError('no --context', [
@@ -168,14 +181,14 @@ export async function initCommand(
   }
   const r = initSpecFromFacts(
     opts.context.map((context) => ({ fallbackName: context, context, kubeconfig: kubeconfig ? relative(outDir, kubeconfig) : undefined, facts: facts.clusters[context] ?? {} })),
-    { meshName: opts.name, domain: opts.domain },
+    { meshName: opts.name, domain: opts.domain, certificates: opts.certificates },
   );
   if (r.findings.length) io.err(formatFindings(r.findings));
   const files: RenderedFile[] = [{ path: 'mesh.yaml', content: r.meshYaml, secret: false }, ...r.files];
   writeUserFiles(outDir, files, { replace: opts.force });
   io.out(`Wrote ${files.map((f) => join(opts.out, f.path)).join(', ')}`);
   const spec = join(opts.out, 'mesh.yaml');
-  if (r.findings.some((f) => f.code === 'INIT_CAS_DIFFER')) {
+  if (r.method === 'keep') {
     // Adoption: the clusters keep their CAs and certificates first; the rotation converges later.
     io.out(`Next: meshform ca init --spec ${spec}   (the shared CA the mesh converges onto)`);
     io.out(`      meshform render ${spec} --out ${join(opts.out, 'out')} && meshform apply ${spec} --out ${join(opts.out, 'out')}   (each cluster keeps its CA and trusts the others')`);

@@ -27,7 +27,18 @@ export interface InitOptions {
   firstNodePort?: number;
   /** `init --add`: what the existing spec's clusters already use (names, IDs, NodePorts). */
   taken?: { names: readonly string[]; ids: readonly number[]; nodePorts: readonly number[] };
+  /**
+   * How the spec treats the clusters' own CAs. `keep` adopts them (each cluster keeps its CA and
+   * certificates and trusts the others'); `provided` gives every cluster the shared CA, replacing
+   * theirs. Unset: `keep` when the CAs differ and a cluster with its own CA is in a mesh already
+   * (it has peers, whose links rely on its CA), else `provided`.
+   */
+  certificates?: InitCertificates;
 }
+
+/** The certificate methods init can write. */
+export const INIT_CERTIFICATES = ['keep', 'provided'] as const;
+export type InitCertificates = (typeof INIT_CERTIFICATES)[number];
 
 export interface InitResult {
   /** mesh.yaml text. */
@@ -37,6 +48,8 @@ export interface InitResult {
   findings: Finding[];
   /** The `clusters:` entries of mesh.yaml, as data (what `init --add` appends to an existing spec). */
   clusters: Record<string, unknown>[];
+  /** certificates.method of the spec written. */
+  method: InitCertificates;
 }
 
 const NAME_RE = /^([a-z0-9][-a-z0-9]*)?[a-z0-9]$/;
@@ -135,17 +148,35 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     }
     return entry;
   });
-  const adoption = differingCas(clusters, specClusters.map((e) => String(e['name'])));
+  const names = specClusters.map((e) => String(e['name']));
+  const cas = clusterCas(clusters, names);
+  const meshed = names.filter((_, i) => clusters[i]!.facts.caCert && (clusters[i]!.facts.peers?.length ?? 0) > 0);
+  const method: InitCertificates = opts.certificates ?? (cas.cas.length > 1 && meshed.length > 0 ? 'keep' : 'provided');
+  const adoption = method === 'keep' ? cas : undefined;
+  const casText = cas.cas.map((c) => `${c.clusters.join(', ')}: ${c.subject}`).join('; ');
+  const casValue = cas.cas.map((c) => `${c.clusters.join('+')}: ${c.fingerprint256.slice(0, 23)}…`).join(', ');
   if (adoption) {
     files.push(...adoption.files);
+    if (cas.cas.length > 1) {
+      findings.push({
+        code: 'INIT_CAS_DIFFER',
+        severity: 'warning',
+        path: 'ca.trust',
+        value: casValue,
+        message: `the clusters have ${cas.cas.length} different CAs (${casText}): each one's certificates verify only where its CA is trusted${opts.certificates ? '' : `, and ${meshed.join(', ')} ${meshed.length === 1 ? 'is' : 'are'} in a mesh already`}`,
+        rule: RULES.INIT_CAS_DIFFER.rule,
+        fix: 'the spec adopts them as they are (certificates.method keep, their CAs in ca.trust): meshform ca init ca && meshform render mesh.yaml --out out && meshform apply mesh.yaml --out out; then converge onto the shared CA without downtime: meshform ca rotate mesh.yaml --out out',
+      });
+    }
+  } else if (cas.cas.length > 1) {
     findings.push({
-      code: 'INIT_CAS_DIFFER',
+      code: 'INIT_CAS_REPLACED',
       severity: 'warning',
-      path: 'ca.trust',
-      value: adoption.cas.map((c) => `${c.clusters.join('+')}: ${c.fingerprint256.slice(0, 23)}…`).join(', '),
-      message: `the clusters have ${adoption.cas.length} different CAs (${adoption.cas.map((c) => `${c.clusters.join(', ')}: ${c.subject}`).join('; ')}): each one's certificates verify only where its CA is trusted`,
-      rule: RULES.INIT_CAS_DIFFER.rule,
-      fix: 'the spec adopts them as they are (certificates.method keep, their CAs in ca.trust): meshform ca init ca && meshform render mesh.yaml --out out && meshform apply mesh.yaml --out out; then converge onto the shared CA without downtime: meshform ca rotate mesh.yaml --out out',
+      path: 'certificates.method',
+      value: casValue,
+      message: `the clusters have ${cas.cas.length} different CAs (${casText})${opts.certificates ? '' : ' and none of them is in a mesh yet'}: the spec gives every cluster the shared CA (certificates.method provided), which replaces each cluster's cilium-ca at apply`,
+      rule: RULES.INIT_CAS_REPLACED.rule,
+      fix: `to keep each cluster's CA and converge later without downtime instead, run init again with --certificates keep`,
     });
   }
   const maxes = clusters.map((c) => c.facts.maxConnectedClusters).filter((m): m is number => m === 255 || m === 511);
@@ -157,27 +188,26 @@ export function initSpecFromFacts(clusters: readonly InitCluster[], opts: InitOp
     domain: opts.domain ?? DEFAULT_DOMAIN,
     maxConnectedClusters: maxes[0] ?? 255,
     authMode: 'cluster',
-    certificates: { method: adoption ? 'keep' : 'provided' },
+    certificates: { method },
     ca: { cert: 'ca/ca.crt', key: 'ca/ca.key', ...(adoption ? { trust: adoption.files.map((f) => f.path) } : {}) },
     apiserver: { replicas: 2 },
     clusters: specClusters,
   };
   const doc = new Document(spec);
   doc.commentBefore = adoption
-    ? ` Written by meshform init from the live clusters, which have different CAs: each keeps its CA and certificates\n (certificates.method keep) and trusts the others' (ca.trust). Review it, then: meshform ca init ca && meshform render,\n apply, and converge onto the shared CA: meshform ca rotate mesh.yaml --out out`
+    ? ` Written by meshform init from the live clusters, whose own CAs are adopted: each keeps its CA and certificates\n (certificates.method keep) and trusts the others' (ca.trust). Review it, then: meshform ca init ca && meshform render,\n apply, and converge onto the shared CA: meshform ca rotate mesh.yaml --out out`
     : ` Written by meshform init from the live clusters. Review it, then: meshform ca init ca && meshform render`;
-  return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings, clusters: specClusters };
+  return { meshYaml: doc.toString({ lineWidth: 0 }), files, findings, clusters: specClusters, method };
 }
 
 /** Where init writes the CA certificate of clusters being adopted (public: meant for Git). */
 export const TRUST_DIR = 'ca-trust';
 
 /**
- * The clusters' own CAs when they are not all one (from each cluster's cilium-ca `ca.crt`): one
- * file per distinct CA, named after the first cluster that has it, in cluster order. Undefined when
- * fewer than two distinct CAs are known.
+ * The clusters' own CAs (from each cluster's cilium-ca `ca.crt`): one file per distinct CA, named
+ * after the first cluster that has it, in cluster order.
  */
-function differingCas(clusters: readonly InitCluster[], names: readonly string[]): { cas: { fingerprint256: string; subject: string; clusters: string[] }[]; files: RenderedFile[] } | undefined {
+function clusterCas(clusters: readonly InitCluster[], names: readonly string[]): { cas: { fingerprint256: string; subject: string; clusters: string[] }[]; files: RenderedFile[] } {
   const byFp = new Map<string, { fingerprint256: string; subject: string; clusters: string[]; pem: string }>();
   clusters.forEach((c, i) => {
     const pem = c.facts.caCert;
@@ -192,7 +222,6 @@ function differingCas(clusters: readonly InitCluster[], names: readonly string[]
     e.clusters.push(names[i]!);
     byFp.set(x.fingerprint256, e);
   });
-  if (byFp.size < 2) return undefined;
   const cas = [...byFp.values()];
   const files = cas.map((ca) => ({
     path: `${TRUST_DIR}/${ca.clusters[0]}.crt`,

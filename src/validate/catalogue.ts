@@ -187,6 +187,7 @@ export const RULES = {
   USAGE_DURATION: e('usage', 'durations are a number with an optional unit ms, s, m or h (default s)'),
   USAGE_ONLY: e('usage', '--only takes a comma-separated list of cluster names from the spec'),
   USAGE_CONTEXTS: e('usage', 'init takes one --context per cluster'),
+  USAGE_INIT_CERTIFICATES: e('usage', 'init --add takes the certificates method of the spec it adds to (one certificates.method per mesh)'),
   USAGE_WAVES: e('usage', '--waves takes groups of spec cluster names, clusters comma-separated, groups semicolon-separated ("a,b;c"), each cluster in at most one group; --wave-size is a positive integer'),
   USAGE_CA_PATHS: e('usage', 'the CA files are taken from one place: a folder or --spec'),
   USAGE_DAYS: e('usage', 'a CA must stay valid at least 30 days (meshform refuses a CA that expires sooner)'),
@@ -197,7 +198,8 @@ export const RULES = {
   INIT_ALREADY_IN_SPEC: e('init', 'init --add adds a cluster the spec does not have yet (by context and by its live cluster name)'),
   INIT_ADD_INVALID: e('init', 'init --add writes nothing when the spec with the new cluster breaks a rule (IDs, names, CIDR overlaps, ports)'),
   INIT_VERSIONS_DIFFER: w('init', 'one Cilium version per mesh is simplest'),
-  INIT_CAS_DIFFER: w('init', "clusters with different CAs are adopted as they are (each keeps its CA and certificates and trusts the others'), never by replacing a cluster's CA under running workloads"),
+  INIT_CAS_DIFFER: w('init', "clusters with different CAs are adopted as they are (each keeps its CA and certificates and trusts the others'), never by replacing a cluster's CA under running workloads: the default when their CAs differ and one of them is in a mesh already, or with init --certificates keep"),
+  INIT_CAS_REPLACED: w('init', "clusters that are not in a mesh yet get the shared CA in place of their own (nothing relies on their CAs across clusters); init --certificates keep adopts them instead"),
   INIT_FEW_WORKERS: w('init', 'peers should reach a cluster through at least two worker nodes'),
   INIT_NO_POD_CIDR: w('init', 'pod CIDRs must be known to check overlaps'),
 

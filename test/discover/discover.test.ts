@@ -230,7 +230,7 @@ test('init on a cluster whose values hold keys (the seed\'s way): keys are left 
   assert.equal(spec.clusters[0]?.name, 'mesh01');
 });
 
-test('init on clusters with different CAs (their own cilium-ca): adopted as they are — method keep, each CA in ca.trust — and the spec loads and validates', async () => {
+test('init on clusters with different CAs (their own cilium-ca), one in a mesh already: adopted as they are — method keep, each CA in ca.trust — and the spec loads and validates', async () => {
   const { prepare } = await import('../../src/prepare.js');
   const { mkdtempSync, mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -251,10 +251,25 @@ test('init on clusters with different CAs (their own cilium-ca): adopted as they
   // Only the public certificate is kept: no key in the facts (discover's JSON output).
   assert.equal(a.caCert?.trim(), caA!.certPem.trim());
   assert.doesNotMatch(JSON.stringify(a), /PRIVATE KEY/);
+  // Not in a mesh yet: nothing relies on their CAs across clusters, the shared CA replaces them (said).
+  const fresh = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab' });
+  assert.equal(fresh.method, 'provided');
+  assert.equal((parse(fresh.meshYaml) as { certificates: { method: string } }).certificates.method, 'provided');
+  const replaced = fresh.findings.find((x) => x.code === 'INIT_CAS_REPLACED');
+  assert.ok(replaced, 'init says the shared CA replaces theirs');
+  assert.match(replaced.message, /2 different CAs .*none of them is in a mesh yet/);
+  assert.match(replaced.fix, /--certificates keep/);
+  assert.equal(fresh.files.some((x) => x.path.startsWith('ca-trust/')), false);
+  // Asked for: adopted even so.
+  const asked = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab', certificates: 'keep' });
+  assert.equal(asked.method, 'keep');
+  assert.ok(asked.findings.some((x) => x.code === 'INIT_CAS_DIFFER'));
+  // mesh01 is in a mesh (its deployed values have peers): its links rely on its CA, so it is kept.
+  a.peers = ['mesh09'];
   const r = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab' });
   const f = r.findings.find((x) => x.code === 'INIT_CAS_DIFFER');
   assert.ok(f, 'init names the differing CAs');
-  assert.match(f.message, /2 different CAs/);
+  assert.match(f.message, /2 different CAs.*mesh01 is in a mesh already/);
   assert.match(f.fix, /meshform ca rotate mesh\.yaml/);
   const doc = parse(r.meshYaml) as { certificates: { method: string }; ca: { trust: string[] } };
   assert.equal(doc.certificates.method, 'keep');
@@ -277,4 +292,9 @@ test('init on clusters with different CAs (their own cilium-ca): adopted as they
   const r2 = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh03', context: 'mesh03', facts: same }], { meshName: 'lab' });
   assert.equal(r2.findings.some((x) => x.code === 'INIT_CAS_DIFFER'), false);
   assert.equal((parse(r2.meshYaml) as { certificates: { method: string } }).certificates.method, 'provided');
+  // Replacing the CAs of a meshed cluster is the operator's explicit choice.
+  const forced = initSpecFromFacts([{ fallbackName: 'mesh01', context: 'mesh01', facts: a }, { fallbackName: 'mesh02', context: 'mesh02', facts: b }], { meshName: 'lab', certificates: 'provided' });
+  assert.equal(forced.method, 'provided');
+  assert.ok(forced.findings.some((x) => x.code === 'INIT_CAS_REPLACED'));
+  assert.equal(forced.findings.some((x) => x.code === 'INIT_CAS_DIFFER'), false);
 });

@@ -1,7 +1,7 @@
 /**
  * Adopting clusters that each have their own CA (issue 12 item 4), on the lab through the built CLI:
- * two clusters installed the brownfield way — their own HelmChartConfig with the clustermesh-apiserver
- * and `tls.auto.method: helm`, so the real chart's helm templates make a different `cilium-ca` and
+ * two clusters installed the brownfield way — their own HelmChartConfig with the clustermesh-apiserver,
+ * `tls.auto.method: helm` and each other as peers, so the real chart's helm templates make a different `cilium-ca` and
  * certificates on each — are found by `init` to differ; the spec it writes keeps them
  * (certificates.method keep, both CAs in ca.trust); `apply` forms the mesh on the clusters' own
  * certificates; `ca rotate` converges every cluster onto the shared CA, status polled throughout
@@ -18,7 +18,7 @@ import YAML from 'yaml';
 import { helmRevision, holdLab, kubectl, nodePortOf, paths, requireLab, waitHelmRevision } from '../lab/harness.js';
 import { BIN, meshform } from '../cli/helpers.js';
 import { run } from '../../lab/src/proc.js';
-import type { LabCluster } from '../../lab/src/topology.js';
+import { workers, type LabCluster } from '../../lab/src/topology.js';
 import { allLinks, longestGap, startStatusPoller } from './poll.js';
 
 describe('adopting two clusters with their own CAs on the lab: init notices, apply keeps them, ca rotate converges', { concurrency: 1 }, () => {
@@ -53,6 +53,8 @@ describe('adopting two clusters with their own CAs on the lab: init notices, app
         clustermesh: {
           useAPIServer: true,
           apiserver: { service: { type: 'NodePort', nodePort: nodePortOf(c) }, tls: { auto: { enabled: true, method: 'helm' } } },
+          // A brownfield mesh: each already dials the other (their links wait for trust), so their CAs are in use.
+          config: { enabled: true, clusters: clusters.filter((o) => o !== c).map((o) => ({ name: o.name, port: nodePortOf(o), ips: workers(o).map((n) => n.ip) })) },
         },
       };
       const hcc = { apiVersion: 'helm.cattle.io/v1', kind: 'HelmChartConfig', metadata: { name: 'rke2-cilium', namespace: 'kube-system' }, spec: { valuesContent: YAML.stringify(values) } };
@@ -69,7 +71,7 @@ describe('adopting two clusters with their own CAs on the lab: init notices, app
 
   it('init notices the different CAs and writes a spec that keeps them; apply forms the mesh on the clusters\' own certificates', async () => {
     const r = ok(['init', '--kubeconfig', paths.kubeconfig, ...clusters.flatMap((c) => ['--context', c.name]), '--name', 'adopt', '--out', '.']);
-    assert.match(r.stderr, /warning INIT_CAS_DIFFER at ca\.trust: the clusters have 2 different CAs/);
+    assert.match(r.stderr, /warning INIT_CAS_DIFFER at ca\.trust: the clusters have 2 different CAs .*are in a mesh already/);
     assert.match(r.stdout, /meshform ca rotate/);
     const spec = YAML.parse(readFileSync(join(dir, 'mesh.yaml'), 'utf8')) as { certificates: { method: string }; ca: { trust: string[] } };
     assert.equal(spec.certificates.method, 'keep');
