@@ -6,6 +6,10 @@
  */
 import { featuresOf, parseCiliumVersion } from './util/version.js';
 
+/** The certificate methods `meshform init` can write (`init --certificates`). */
+export const INIT_CERTIFICATES = ['keep', 'provided'] as const;
+export type InitCertificates = (typeof INIT_CERTIFICATES)[number];
+
 /** Where the Cilium release lives on a cluster: the spec's `cilium.release` and `cilium.namespace`. */
 export interface ReleaseRef {
   /** The Helm release, and the RKE2 HelmChart and HelmChartConfig of the same name. */

@@ -3,6 +3,7 @@
  * errors to messages, and exit.ts maps outcomes to exit codes (EXIT_CODES_HELP).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { INIT_CERTIFICATES, type InitCertificates } from '../defaults.js';
 import { MeshformError } from '../errors.js';
 import { EXIT_CODES_HELP, EXIT_CODES_SHORT, exitCodeFor, exitCodeForError } from '../exit.js';
 import { formatFindings, processIo, type Io } from './io.js';
@@ -140,8 +141,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: Live
     .option('--request-timeout <duration>', 'timeout of each Kubernetes request', '30s')
     .option('--force', 'overwrite an existing mesh.yaml (with --add: existing values files of the new clusters)', false)
     .option('--add <spec>', 'add the --context clusters to this existing mesh file (next free ID and NodePort, checked against its clusters; comments kept)')
-    .addOption(new Option('--certificates <method>', "keep: each cluster keeps its own CA and certificates (adoption; converge later with ca rotate); provided: the shared CA replaces theirs (default: keep when their CAs differ and one is in a mesh already)").choices(['keep', 'provided']))
-    .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string; certificates?: 'keep' | 'provided' }) => {
+    .addOption(new Option('--certificates <method>', "keep: each cluster keeps its own CA and certificates (adoption; converge later with ca rotate); provided: the shared CA replaces theirs (default: keep when their CAs differ and one is in a mesh already)").choices(INIT_CERTIFICATES))
+    .action(async (opts: { kubeconfig?: string; context: string[]; name: string; out: string; force: boolean; requestTimeout?: string; domain?: string; add?: string; certificates?: InitCertificates }) => {
       setCode(await (await liveCmd()).initCommand(io, opts, deps));
     });
 

@@ -5,7 +5,7 @@ import { isWorker, type ClusterFacts } from '../kube/facts.js';
 import type { RenderedFile } from '../render/types.js';
 import { holdsPrivateKey } from '../spec/credentials.js';
 import { RULES } from '../validate/catalogue.js';
-import { DEFAULT_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_RELEASE } from '../defaults.js';
+import { DEFAULT_DOMAIN, DEFAULT_NODE_PORT, DEFAULT_RELEASE, type InitCertificates } from '../defaults.js';
 
 /** One live cluster as `init` found it. */
 export interface InitCluster {
@@ -36,9 +36,6 @@ export interface InitOptions {
   certificates?: InitCertificates;
 }
 
-/** The certificate methods init can write. */
-export const INIT_CERTIFICATES = ['keep', 'provided'] as const;
-export type InitCertificates = (typeof INIT_CERTIFICATES)[number];
 
 export interface InitResult {
   /** mesh.yaml text. */
