@@ -4,10 +4,9 @@
  * key or a cluster credential in it would be published. Findings name the key path and line in
  * the values file, never the content.
  */
-import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import type { Finding } from '../errors.js';
 import { RULES } from '../validate/catalogue.js';
-import type { ParsedYaml } from './input.js';
+import { locate, type ParsedYaml } from './input.js';
 import { formatPath } from './issues.js';
 
 type Seg = string | number;
@@ -30,14 +29,7 @@ export function holdsPrivateKey(text: string): boolean {
   return PEM_KEY.test(Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('latin1'));
 }
 
-function keyOf(pairKey: unknown): string | undefined {
-  return isScalar(pairKey) ? String(pairKey.value) : undefined;
-}
-
-function get(map: unknown, key: string): unknown {
-  if (!isMap(map)) return undefined;
-  return map.items.find((p) => keyOf(p.key) === key)?.value;
-}
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Every private key (PEM, or base64 of a PEM as Helm values hold it) and every kubeconfig
@@ -47,13 +39,13 @@ function get(map: unknown, key: string): unknown {
  */
 export function credentialFindings(parsed: ParsedYaml, text: string, absPath: string, findingPath: string, specPath: string): Finding[] {
   const out: Finding[] = [];
-  const where = (node: Node | null | undefined, at: readonly Seg[]): string => {
-    const off = node?.range?.[0];
-    const pos = off === undefined ? undefined : parsed.lines.linePos(off);
+  // Positions are looked up only for a finding: the document is built then, not for every file.
+  const where = (at: readonly Seg[]): string => {
+    const pos = locate(parsed, at);
     return `${formatPath(at) || '(the whole file)'}${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`;
   };
-  const privateKey = (node: Node, at: readonly Seg[]) => {
-    const place = where(node, at);
+  const privateKey = (at: readonly Seg[]) => {
+    const place = where(at);
     const isCaKey = formatPath(at) === 'tls.ca.key';
     out.push({
       code: 'VALUES_PRIVATE_KEY',
@@ -67,8 +59,8 @@ export function credentialFindings(parsed: ParsedYaml, text: string, absPath: st
         : `delete ${formatPath(at)} from ${absPath}: meshform issues the clustermesh certificates and writes keys only under secrets/`,
     });
   };
-  const credential = (node: Node, at: readonly Seg[]) => {
-    const place = where(node, at);
+  const credential = (at: readonly Seg[]) => {
+    const place = where(at);
     out.push({
       code: 'VALUES_KUBECONFIG_CREDENTIALS',
       severity: 'error',
@@ -80,41 +72,42 @@ export function credentialFindings(parsed: ParsedYaml, text: string, absPath: st
     });
   };
 
+  // The data of a file with aliases shares what they repeat: each object and long string is
+  // checked once, where the walk first meets it (an alias bomb repeats one string many times).
+  const seenObjects = new Set<object>();
+  const seenStrings = new Set<string>();
   const walk = (node: unknown, at: Seg[]): void => {
     if (out.length >= MAX_FINDINGS) return;
-    if (isScalar(node)) {
-      if (typeof node.value === 'string' && holdsPrivateKey(node.value)) privateKey(node, at);
+    if (typeof node === 'string') {
+      if (node.length >= MIN_B64 ? !seenStrings.has(node) && (seenStrings.add(node), holdsPrivateKey(node)) : holdsPrivateKey(node)) privateKey(at);
       return;
     }
-    if (isSeq(node)) {
-      node.items.forEach((item, i) => walk(item, [...at, i]));
+    if (node === null || typeof node !== 'object' || seenObjects.has(node)) return;
+    seenObjects.add(node);
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => walk(item, [...at, i]));
       return;
     }
-    if (!isMap(node)) return; // aliases: their anchor is checked where it is defined
-    const kubeconfig = isScalar(get(node, 'kind')) && (get(node, 'kind') as { value: unknown }).value === 'Config';
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const k = keyOf(pair.key);
-      const seg = k ?? '?';
-      const value = pair.value as Node | null;
-      if (k === 'client-key-data' && value && !(isScalar(value) && (value.value === '' || value.value === null))) {
-        credential(value, [...at, seg]);
+    const map = node as Record<string, unknown>;
+    const kubeconfig = map.kind === 'Config';
+    for (const [k, value] of Object.entries(map)) {
+      if (k === 'client-key-data' && value !== '' && value !== null && value !== undefined) {
+        credential([...at, k]);
         continue;
       }
-      if (kubeconfig && k === 'users' && isSeq(value)) {
-        value.items.forEach((u, i) => {
-          const user = get(u, 'user');
+      if (kubeconfig && k === 'users' && Array.isArray(value)) {
+        value.forEach((u, i) => {
+          const user = isMap(u) ? u.user : undefined;
           if (!isMap(user)) return;
-          for (const p of user.items) {
-            const uk = keyOf(p.key);
-            if (uk && KUBE_USER_SECRETS.has(uk) && p.value) credential(p.value as Node, [...at, 'users', i, 'user', uk]);
+          for (const [uk, uv] of Object.entries(user)) {
+            if (KUBE_USER_SECRETS.has(uk) && uv !== null && uv !== undefined && uv !== '') credential([...at, 'users', i, 'user', uk]);
           }
         });
       }
-      walk(value, [...at, seg]);
+      walk(value, [...at, k]);
     }
   };
-  walk(parsed.doc.contents, []);
+  walk(parsed.data, []);
   // Comments are copied into the output as well: a PEM key the walk did not meet sits in one.
   const m = out.some((f) => f.code === 'VALUES_PRIVATE_KEY') ? null : PEM_KEY.exec(text);
   if (m) {

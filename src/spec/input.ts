@@ -5,7 +5,9 @@
  */
 import { basename } from 'node:path';
 import { Document, LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import type { Finding } from '../errors.js';
+import { isDeepStrictEqual } from 'node:util';
+import { ExitCode, MeshformError, type Finding } from '../errors.js';
+import { readPlainYaml } from './plain-yaml.js';
 import { describeFailure, readBoundedSync, type ReadFailure } from '../util/bounded-read.js';
 import { RULES } from '../validate/catalogue.js';
 
@@ -76,24 +78,61 @@ export async function readInputFile(path: string, role: FileRole): Promise<strin
 }
 
 export interface ParsedYaml {
-  doc: Document;
-  data: unknown;
-  lines: LineCounter;
+  /** The document (comments, positions); built on first use when the fast reader read the data. */
+  readonly doc: Document;
+  readonly data: unknown;
+  /** Line positions of `doc`'s offsets. */
+  readonly lines: LineCounter;
 }
+
+const DOC_OPTIONS = { prettyErrors: false, uniqueKeys: true, strict: true } as const;
 
 /**
  * Parses one YAML document. The first syntax error, duplicate keys, several documents and
- * alias bombs become findings at `role.findingPath`.
+ * alias bombs become findings at `role.findingPath`. Text in the plain subset is read by the fast
+ * reader ({@link readPlainYaml}) and its document is built only when asked for; that document
+ * must then hold the same data, or reading it throws a {@link MeshformError} with the syntax finding.
  */
 export function parseYamlText(text: string, displayPath: string, role: FileRole, codePrefix: SyntaxPrefix = 'YAML'): ParsedYaml | Finding[] {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_INPUT_BYTES) return [tooLarge(displayPath, role)];
+  const plain = readPlainYaml(text);
+  if (plain) {
+    let full: ParsedYaml | undefined;
+    const built = (): ParsedYaml => {
+      if (full) return full;
+      const r = parseFull(text, displayPath, role, codePrefix);
+      if (Array.isArray(r) || !isDeepStrictEqual(r.data, plain.data)) {
+        const detail = Array.isArray(r) ? r[0]!.message : `${role.what} ${displayPath}: reads as different data in two YAML parsers`;
+        throw new MeshformError(detail, [
+          Array.isArray(r) ? r[0]! : syntax(codePrefix, displayPath, role, 'reads as different data in two YAML parsers (an edge of the YAML syntax); write the value that differs plainly, or quote it'),
+        ], ExitCode.input);
+      }
+      full = r;
+      return r;
+    };
+    return {
+      data: plain.data,
+      get doc() {
+        return built().doc;
+      },
+      get lines() {
+        return built().lines;
+      },
+    };
+  }
+  return parseFull(text, displayPath, role, codePrefix);
+}
+
+/** {@link parseYamlText} with the `yaml` library's Document parser (comments, positions, aliases). */
+function parseFull(text: string, displayPath: string, role: FileRole, codePrefix: SyntaxPrefix): ParsedYaml | Finding[] {
+  const bytes = Buffer.byteLength(text, 'utf8');
   const lines = new LineCounter();
   let doc: Document;
   try {
     // No prettyErrors: they append an excerpt of the source, and a message must never echo file
     // contents (a values file may hold secrets); the position is computed from the offset instead.
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+    doc = parseDocument(text, { lineCounter: lines, ...DOC_OPTIONS });
   } catch (err) {
     return [syntax(codePrefix, displayPath, role, `cannot be parsed: ${withoutContent(err instanceof Error ? err.message : String(err))}`)];
   }

@@ -275,7 +275,15 @@ export function loadValuesFile(absPath: string, findingPath: string, scope?: Val
       },
     ];
   }
-  return { path: absPath, text, doc: parsed.doc, data };
+  return {
+    path: absPath,
+    text,
+    // Built when a command uses it (render keeps the comments); validate needs only the data.
+    get doc() {
+      return parsed.doc;
+    },
+    data,
+  };
 }
 
 /** True when `path` is `dir` or lies below it. */
