@@ -13,5 +13,6 @@ const mtime = (rel) => {
 const bundled = mtime('../dist/bundle/meshform.js') >= mtime('../dist/src/cli/main.js') && mtime('../dist/bundle/meshform.js') > 0;
 const { main } = await import(bundled ? '../dist/bundle/meshform.js' : '../dist/src/cli/main.js');
 main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+  // A failed write to the terminal (src/cli/io.ts) has set an I/O failure's code already: keep it.
+  if (!process.exitCode) process.exitCode = code;
 });

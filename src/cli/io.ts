@@ -4,6 +4,7 @@
  */
 import { MeshformError, type Finding } from '../errors.js';
 import { RULES } from '../validate/catalogue.js';
+import { exitCodeFor } from '../exit.js';
 
 export interface Io {
   out(text: string): void;
@@ -16,10 +17,35 @@ export interface Io {
   errTerminal?: NodeJS.WriteStream;
 }
 
+/** Streams whose reader went away (`meshform … | head`): later writes to them are dropped. */
+const closed = new Set<NodeJS.WriteStream>();
+const watched = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * Writes to a process stream. A reader that closes early (EPIPE) ends the output quietly, as it does
+ * for other command-line tools, instead of an unhandled 'error' event and its stack trace; the
+ * command itself runs on and keeps its exit code.
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  if (!watched.has(stream)) {
+    watched.add(stream);
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      closed.add(stream);
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      // Any other failure of the terminal or file behind it is an I/O failure (exit 3), said once.
+      process.exitCode = exitCodeFor('cluster');
+      if (stream !== process.stderr && !closed.has(process.stderr)) process.stderr.write(`meshform: cannot write the output: ${e.code ?? e.message}\n`);
+    });
+  }
+  return (t) => {
+    if (!closed.has(stream)) stream.write(t.endsWith('\n') ? t : t + '\n');
+  };
+}
+
 export function processIo(): Io {
   return {
-    out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-    err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    out: writer(process.stdout),
+    err: writer(process.stderr),
     now: () => {
       const pinned = process.env.MESHFORM_NOW;
       return pinned ? parsePinnedNow(pinned) : new Date();

@@ -105,3 +105,20 @@ test('--help and the README state the exit-code policy of exit.ts', async () => 
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(EXIT_CODES_HELP), 'README.md carries the exit-code text of src/exit.ts');
 });
+
+test('a reader that closes early (meshform … | head) ends the output quietly: no stack trace, the exit code is kept', async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = await exampleCopy('seed');
+  for (const [args, want] of [
+    [['render', '--help'], 0],
+    [['validate', 'mesh.yaml', '-o', 'json'], 1], // no CA yet (a finding): the spec's exit code, not a crash's
+  ] as const) {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/meshform.js'), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the first write: every write fails with EPIPE
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled|node:events|at .*\.js:\d+/, `${args.join(' ')}: ${stderr}`);
+    assert.equal(code, want, `${args.join(' ')} exit code (stderr: ${stderr})`);
+  }
+});
