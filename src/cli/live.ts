@@ -442,7 +442,9 @@ export async function statusCommand(
   if (typeof p === 'number') return p;
   const targets = meshTargets(p.spec, connectSpec(p.spec, connectFlags(opts), io.env, deps.connector));
   const collect = () => collectStatus(targets, { namespace: p.spec.cilium.namespace, execTimeoutMs });
+  const readCertificates = () => clusterCertificates(targets, p.spec.cilium.namespace, judgeOptionsOf(p.ca, p.spec.certificates.renewBeforeDays, io.now()));
   let status;
+  let certificates;
   if (opts.wait) {
     const r = await waitForMesh(collect, {
       timeoutMs,
@@ -453,8 +455,8 @@ export async function statusCommand(
     });
     status = r.status;
     if (r.timedOut) io.err(`meshform: not ready after ${opts.timeout}; run meshform doctor ${specPath} for causes and fixes`);
-  } else status = await collect();
-  const certificates = await clusterCertificates(targets, p.spec.cilium.namespace, judgeOptionsOf(p.ca, p.spec.certificates.renewBeforeDays, io.now()));
+    certificates = await readCertificates();
+  } else [status, certificates] = await Promise.all([collect(), readCertificates()]);
   const rotation = readRotationState(p.spec);
   if (rotation) io.err(formatFindings([rotationInProgress(rotation, specPath)]));
   if (opts.output === 'json') io.out(JSON.stringify({ ...status, certificates }, null, 2));

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import { homedir } from 'node:os';
+import tls from 'node:tls';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { clusterError } from './errors.js';
@@ -19,6 +21,36 @@ export interface ConnectionOptions {
   path?: string;
 }
 
+type HttpsOptions = Parameters<KubeConfig['applyToHTTPSOptions']>[0];
+
+/**
+ * A KubeConfig whose requests to its cluster share one TLS context and one keep-alive agent.
+ * client-node's `applyToHTTPSOptions` builds a new https.Agent for every request and every exec
+ * WebSocket, so each one parsed the CA, certificate and key again and made a new TLS connection: the
+ * client's largest cost in `status` and `doctor`. Credentials (tokens, exec plugins) are still
+ * applied per request by client-node; only a plain https.Agent is shared (a proxy's agent is kept).
+ */
+class SharedTlsKubeConfig extends KubeConfig {
+  #agent: { key: string; agent: https.Agent } | undefined;
+
+  override async applyToHTTPSOptions(opts: HttpsOptions): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    const o = opts as https.RequestOptions & tls.ConnectionOptions;
+    if (!(o.agent instanceof https.Agent) || o.agent.constructor !== https.Agent) return;
+    const material = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : String(x))).join('|');
+    if (this.#agent?.key !== material) {
+      const { ca, cert, key, pfx, passphrase, servername, rejectUnauthorized } = o;
+      const secureContext = tls.createSecureContext({ ca, cert, key, pfx, passphrase });
+      this.#agent?.agent.destroy();
+      this.#agent = {
+        key: material,
+        agent: new https.Agent({ keepAlive: true, secureContext, ...(servername ? { servername } : {}), ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}) }),
+      };
+    }
+    o.agent = this.#agent.agent;
+  }
+}
+
 /** The kubeconfig files to read, in kubectl's order of precedence. */
 export function kubeconfigFiles(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   const list = explicit ?? env['KUBECONFIG'];
@@ -35,7 +67,7 @@ export function loadKubeConfig(cluster: string, opts: ConnectionOptions, env: No
   const files = kubeconfigFiles(opts.kubeconfig, env);
   const fail = (message: string, fix: string) =>
     clusterError({ cluster, code: 'KUBE_CONFIG', path: opts.path, message, rule: 'each cluster needs a usable kubeconfig and context', fix });
-  const kc = new KubeConfig();
+  const kc = new SharedTlsKubeConfig();
   let loaded = 0;
   let current = '';
   for (const file of files) {

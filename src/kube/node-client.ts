@@ -1,12 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Writable } from 'node:stream';
-import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
-// Not re-exported by the package index; its constructor takes the socket factory that lets every exec
-// stream of a cluster share one TLS context (client-node is pinned, so the path is stable).
-import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
-import WebSocket from 'ws';
 import {
   FIELD_MANAGER,
   KINDS,
@@ -110,18 +105,8 @@ export class NodeClusterClient implements ClusterClient {
     return withKind(kind, parse(res.text));
   }
 
-  /** One TLS context per cluster for every exec stream (parsing the CA, certificate and key once). */
-  #execContext: tls.SecureContext | undefined;
-  #execSocketsHandler: WebSocketHandler | undefined;
-  get #execSockets(): WebSocketHandler {
-    this.#execSocketsHandler ??= new WebSocketHandler(this.kubeConfig, (uri: string, protocols: string[], opts: WebSocket.ClientOptions) => {
-      const { ca, cert, key, pfx, passphrase, ...rest } = opts;
-      this.#execContext ??= tls.createSecureContext({ ca, cert, key, pfx, passphrase });
-      // ws hands its options on to tls.connect, which takes a ready secureContext.
-      return new WebSocket(uri, protocols, { ...rest, secureContext: this.#execContext } as WebSocket.ClientOptions & tls.ConnectionOptions);
-    });
-    return this.#execSocketsHandler;
-  }
+  /** client-node's exec over WebSocket (its public entry), one per cluster. */
+  #execClient: Exec | undefined;
 
   async exec(namespace: string, pod: string, container: string, command: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
@@ -138,7 +123,7 @@ export class NodeClusterClient implements ClusterClient {
     const what = `exec ${command.join(' ')} in ${namespace}/${pod} (container ${container})`;
     let ws: Awaited<ReturnType<Exec['exec']>> | undefined;
     const run = new Promise<ExecResult>((resolve, reject) => {
-      new Exec(this.kubeConfig, this.#execSockets)
+      (this.#execClient ??= new Exec(this.kubeConfig))
         .exec(namespace, pod, container, command, sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (s) => {
           status = s;
         })

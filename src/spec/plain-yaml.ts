@@ -38,13 +38,13 @@ const SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({
 });
 
 /** Features the fast reader leaves to the full parser, found by one scan of the text. */
-const OUTSIDE = /[|>][-+]?[0-9]|[&*!\t\r\0]|^%|^ *\?(?: |$)|__proto__|^(?:---|\.\.\.)|[\]}] *:(?: |$)|["'\]}]#|^ *- +-(?: |$)/m;
+const OUTSIDE = /[|>][-+]?[0-9]|[\t\r\0]|^%|^ *\?(?: |$)|__proto__|^(?:---|\.\.\.)|[\]}] *:(?: |$)|["'\]}]#|^ *- +-(?: |$)/m;
 const MAX_LINE = 1000;
 const NULL_KEY = /^(?:~|[Nn]ull|NULL)$/;
 
 /**
- * Whether `text` keeps to the plain subset line by line: no quoted scalar or flow collection goes on
- * over a line end, no line is longer than {@link MAX_LINE}, and every line's indentation is deeper
+ * Whether `text` keeps to the plain subset line by line: no anchor, alias or tag character (`&*!`)
+ * outside quotes and comments, no quoted scalar or flow collection goes on over a line end, no line is longer than {@link MAX_LINE}, and every line's indentation is deeper
  * than the line before or equal to one of the lines enclosing it.
  */
 function plainLines(text: string): boolean {
@@ -92,6 +92,8 @@ function plainLines(text: string): boolean {
       i = nl - 1;
       continue;
     }
+    // Anchors, aliases and tags (outside quotes and comments: `&` in a comment or "a&b" is text).
+    if (c === 38 || c === 42 || c === 33) return false;
     if (c === 34) dq = true;
     else if (c === 39) sq = true;
     else if (c === 91 || c === 123) depth++;

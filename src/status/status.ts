@@ -173,7 +173,7 @@ interface AgentAnswers {
   health?: ExecResult;
 }
 
-/** Whether a cluster's agent pods have a shell for the one-exec script (learned from the first pod). */
+/** Whether a cluster's agent pods have a shell for the one-exec script (learned from the pods that answered). */
 interface ShellState {
   usable?: boolean;
 }
@@ -190,9 +190,11 @@ async function askAgent(client: ClusterClient, ns: string, name: string, opts: S
       const h = sections.get('health');
       return { command: statusKey.slice('status '.length), status: sections.get(statusKey)!, ...(h ? { health: h } : {}) };
     }
-    // No shell in the image (or one that cannot run the script): one exec per command from now on.
-    if (!isMissingBinary(r) && shell.usable === true) throw new Error(`the agent script gave no output: ${failureText(r)}`);
-    shell.usable = false;
+    // No shell in the image: one exec per command, for this pod and the pods not started yet. A script
+    // that gave nothing where the shell works in other pods is this pod's failure; before any pod has
+    // answered, this pod alone tries the commands one by one.
+    if (isMissingBinary(r)) shell.usable = false;
+    else if (shell.usable === true) throw new Error(`the agent script gave no output: ${failureText(r)}`);
   }
   let command = 'cilium-dbg';
   let status = await client.exec(ns, name, 'cilium-agent', ['cilium-dbg', 'status', '-o', 'json'], execOpts);
@@ -262,23 +264,29 @@ async function kvstoremeshStatus(client: ClusterClient, ns: string, opts: Status
   return res.map((r, i) => (r.ok ? r.value : { pod: withKvs[i]?.metadata.name ?? '', error: r.error instanceof Error ? r.error.message : String(r.error), peers: [] }));
 }
 
-/** Reads one cluster's mesh status from all its agents. Throws only when the cluster is unreachable. */
+/**
+ * Reads one cluster's mesh status from all its agents. Throws only when the cluster is unreachable.
+ * The agents and the KVStoreMesh pods are asked at the same time, every pod at once (up to
+ * `podConcurrency`): a status is a few round trips deep, not one per pod or per stage.
+ */
 export async function clusterStatus(t: StatusTarget, opts: StatusOptions = {}): Promise<ClusterStatus> {
   const ns = opts.namespace ?? DEFAULT_RELEASE.namespace;
-  const pods = (await t.client.list('Pod', { namespace: ns, labelSelector: AGENT_SELECTOR })).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  const shell: ShellState = {};
-  // The first pod tells whether the image has a shell for the one-exec script; the rest follow.
-  const first = pods.length ? [await agentStatus(t.client, ns, pods[0]!, t.peers, opts, shell)] : [];
-  const rest = await mapBounded(pods.slice(1), opts.podConcurrency ?? 16, (pod) => agentStatus(t.client, ns, pod, t.peers, opts, shell));
-  const results = [...first.map((value) => ({ ok: true as const, value })), ...rest];
-  const nodes = results.map((r, i) => {
-    if (r.ok) return r.value;
-    throw r.error ?? new Error(`agent ${pods[i]?.metadata.name} failed`);
-  });
+  // KVStoreMesh detail must not hide what the agents said: a failure to list or ask its pods is dropped.
+  const kvsRead = kvstoremeshStatus(t.client, ns, opts, t.peers).catch(() => undefined);
+  const agents = async (): Promise<NodeStatus[]> => {
+    const pods = (await t.client.list('Pod', { namespace: ns, labelSelector: AGENT_SELECTOR })).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    // Every pod tries the one-exec script; a pod whose image has no shell for it falls back to one
+    // exec per command, and tells the pods that have not started yet (ShellState) to skip the script.
+    const shell: ShellState = {};
+    const results = await mapBounded(pods, opts.podConcurrency ?? 16, (pod) => agentStatus(t.client, ns, pod, t.peers, opts, shell));
+    return results.map((r, i) => {
+      if (r.ok) return r.value;
+      throw r.error ?? new Error(`agent ${pods[i]?.metadata.name} failed`);
+    });
+  };
+  const [nodes, kvs] = await Promise.all([agents(), kvsRead]);
   const peers = t.peers ?? [...new Set(nodes.flatMap((n) => n.peers.map((p) => p.peer)))].sort();
   const out: ClusterStatus = { name: t.name, peers, nodes };
-  // KVStoreMesh detail must not hide what the agents said: a failure to list its pods is dropped.
-  const kvs = await kvstoremeshStatus(t.client, ns, opts, t.peers).catch(() => undefined);
   if (kvs) out.kvstoremesh = kvs;
   return out;
 }

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
+import tls from 'node:tls';
 import { createRequire } from 'node:module';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ let server: Server;
 let wss: WsServerLike;
 let kubeconfigPath = '';
 const urls: string[] = [];
+let connections = 0;
 
 const frame = (channel: number, text: string) => Buffer.concat([Buffer.from([channel]), Buffer.from(text)]);
 
@@ -57,6 +59,12 @@ before(async () => {
       ws.close();
     }
     // `hang`: never answers.
+  });
+  server.on('secureConnection', () => connections++);
+  server.on('request', (req, res) => {
+    const name = /\/secrets\/([^/?]+)$/.exec(req.url ?? '')?.[1] ?? '';
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'kube-system' } }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
@@ -98,4 +106,24 @@ test('an exec that does not answer times out with a clear error naming the pod',
   const c = NodeClusterClient.connect('mesh01', { kubeconfig: kubeconfigPath });
   await assert.rejects(c.exec('kube-system', 'cilium-x', 'cilium-agent', ['hang'], { timeoutMs: 300 }), (e: MeshformError) =>
     e.findings[0]?.code === 'KUBE_TIMEOUT' && /cluster mesh01: exec hang in kube-system\/cilium-x \(container cilium-agent\) did not finish/.test(e.message));
+});
+
+test('one TLS context per cluster for every request and exec; requests share one keep-alive connection', async () => {
+  const c = NodeClusterClient.connect('mesh01', { kubeconfig: kubeconfigPath });
+  const real = tls.createSecureContext;
+  let contexts = 0;
+  tls.createSecureContext = (...a: Parameters<typeof real>) => {
+    contexts++;
+    return real(...a);
+  };
+  try {
+    const before = connections;
+    for (const name of ['a', 'b', 'c']) assert.equal((await c.get('Secret', name, 'kube-system'))?.metadata.name, name);
+    assert.equal(connections - before, 1, 'three requests, one TLS connection');
+    const rs = await Promise.all([1, 2, 3].map(() => c.exec('kube-system', 'cilium-abc', 'cilium-agent', ['cilium-dbg', 'status'])));
+    assert.deepEqual(rs.map((r) => r.exitCode), [0, 0, 0]);
+    assert.equal(contexts, 1, 'the CA, certificate and key are made into a TLS context once');
+  } finally {
+    tls.createSecureContext = real;
+  }
 });

@@ -28,10 +28,10 @@ function agrees(text: string): boolean {
 
 const TOKENS = ['a', 'b c', 'null', '~', 'Null', 'true', 'False', 'yes', '0', '-1', '+1', '0o17', '0x1f', '012', '1.5', '.5', '1.', '1e3', '.inf', '-.Inf', '.nan',
   '"q"', "'s'", '"x\\ny"', "'it''s'", '', 'a:b', 'a: b', 'a #c', '#c', 'http://x:1/y', '[a, b]', '{a: 1}', '[]', '{}', '|', '>', '|-', '>+', '-', '- a', ':', '::',
-  ',', '[', ']', '{', '}', '"', "'", '2001-12-14', '1_000', '0b1', '  ', 'x y: z', '@', '`', '=', '<<', 'key with: colon', '- - a', '? x', '&a x', '*a', '!!str 1', '%YAML 1.2', '---', '...'];
+  ',', '[', ']', '{', '}', '"', "'", '2001-12-14', '1_000', '0b1', '  ', 'x y: z', '@', '`', '=', '<<', 'key with: colon', '- - a', '? x', '&a x', '*a', '!!str 1', '"a&b *c !d"', "'&x'", 'a&b', 'x*', '%YAML 1.2', '---', '...'];
 const KEYS = ['a', 'b', 'c d', '"e"', "'f'", '1', '1.0', 'true', 'null', '~', '[a]', '{a: b}', '-', 'x:', 'a b', '0x1', 'NULL', '"null"', '""'];
 const line = fc
-  .tuple(fc.integer({ min: 0, max: 6 }), fc.constantFrom('', '- ', '- - '), fc.constantFrom(...KEYS), fc.constantFrom(':', ': ', ':  ', ''), fc.constantFrom(...TOKENS), fc.constantFrom('', ' # c', '#c', ' '))
+  .tuple(fc.integer({ min: 0, max: 6 }), fc.constantFrom('', '- ', '- - '), fc.constantFrom(...KEYS), fc.constantFrom(':', ': ', ':  ', ''), fc.constantFrom(...TOKENS), fc.constantFrom('', ' # c', '#c', ' ', ' # a && b *c !d', ' #&x'))
   .map(([ind, dash, k, colon, v, com]) => ' '.repeat(ind) + dash + k + colon + v + com);
 const soup = fc.array(fc.oneof(line, fc.constantFrom(...TOKENS)), { minLength: 1, maxLength: 8 }).map((ls) => `${ls.join('\n')}\n`);
 

@@ -55,7 +55,7 @@ test('falls back to `cilium status` when cilium-dbg is missing (Cilium < 1.15)',
   assert.equal(s.clusters[0]?.nodes[0]?.command, 'cilium');
 });
 
-test('one exec per agent pod through its shell; an image without a shell gets one exec per command (learned from the first pod)', async () => {
+test('one exec per agent pod through its shell; an image without a shell gets one exec per command (learned from the pods that answered)', async () => {
   const pods = { 'cilium-a': AGENT_115_READY, 'cilium-b': AGENT_115_READY, 'cilium-c': AGENT_115_READY };
   const withShell = cluster('mesh01', pods);
   const s1 = await collectStatus([{ name: 'mesh01', client: withShell, peers: ['mesh02'] }]);
@@ -63,16 +63,44 @@ test('one exec per agent pod through its shell; an image without a shell gets on
   assert.equal(s1.clusters[0]?.nodes.every((n) => n.health?.reachable === 1), true);
   assert.deepEqual(withShell.calls.filter((c) => c.op === 'exec').map((c) => c.command?.[0]), ['sh', 'sh', 'sh']);
 
-  const noShell = cluster('mesh01', pods, { dbgMissing: true });
-  noShell.shell = false;
-  const s2 = await collectStatus([{ name: 'mesh01', client: noShell, peers: ['mesh02'] }]);
-  assert.equal(s2.ready, true);
-  assert.equal(s2.clusters[0]?.nodes.every((n) => n.command === 'cilium' && n.health?.reachable === 1), true);
-  const execs = noShell.calls.filter((c) => c.op === 'exec').map((c) => `${c.name} ${c.command?.[0]}`);
-  assert.equal(execs.filter((e) => e.endsWith(' sh')).length, 1, 'only the first pod tries the shell');
-  for (const pod of Object.keys(pods)) {
-    assert.deepEqual(execs.filter((e) => e.startsWith(`${pod} `) && !e.endsWith(' sh')), [`${pod} cilium-dbg`, `${pod} cilium`, `${pod} cilium-health`]);
+  // All pods at once: each tries the shell at most once (those asked before any answer came back);
+  // one at a time: only the first pod tries it, the others go straight to one exec per command.
+  for (const podConcurrency of [16, 1]) {
+    const noShell = cluster('mesh01', pods, { dbgMissing: true });
+    noShell.shell = false;
+    const s2 = await collectStatus([{ name: 'mesh01', client: noShell, peers: ['mesh02'] }], { podConcurrency });
+    assert.equal(s2.ready, true);
+    assert.equal(s2.clusters[0]?.nodes.every((n) => n.command === 'cilium' && n.health?.reachable === 1), true);
+    const execs = noShell.calls.filter((c) => c.op === 'exec').map((c) => `${c.name} ${c.command?.[0]}`);
+    const shellTries = execs.filter((e) => e.endsWith(' sh'));
+    if (podConcurrency === 1) assert.deepEqual(shellTries, ['cilium-a sh'], 'one at a time: only the first pod tries the shell');
+    else assert.ok(shellTries.length <= Object.keys(pods).length && new Set(shellTries).size === shellTries.length, `at most one try per pod: ${shellTries.join(', ')}`);
+    for (const pod of Object.keys(pods)) {
+      assert.deepEqual(execs.filter((e) => e.startsWith(`${pod} `) && !e.endsWith(' sh')), [`${pod} cilium-dbg`, `${pod} cilium`, `${pod} cilium-health`]);
+    }
   }
+});
+
+test('the agents and the KVStoreMesh pods of a cluster are asked at the same time, not one stage after the other', async () => {
+  const a = cluster('mesh01', { 'cilium-a': AGENT_116_KVSTOREMESH, 'cilium-b': AGENT_116_KVSTOREMESH }, { kvs: KVSTOREMESH_116 });
+  let inFlight = 0;
+  let most = 0;
+  const exec = a.exec.bind(a);
+  a.exec = async (...args: Parameters<typeof exec>) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 20));
+    try {
+      return await exec(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  const s = await collectStatus([{ name: 'mesh01', client: a, peers: ['mesh02'] }]);
+  assert.equal(s.ready, true);
+  const pods = 2 + (s.clusters[0]?.kvstoremesh?.length ?? 0);
+  assert.ok((s.clusters[0]?.kvstoremesh?.length ?? 0) >= 1);
+  assert.equal(most, pods, `every pod's exec in flight at once (${most} of ${pods})`);
 });
 
 test('KVStoreMesh pods are queried in the kvstoremesh container', async () => {
