@@ -74,7 +74,7 @@ const cores = cpus().length;
 /** A formed mesh on the running lab: init → ca init → apply → status --wait. Returns the spec folder. */
 function formMesh(clusters: string[]): { dir: string; applyMs: number; waitMs: number } {
   const dir = mkdtempSync(join(tmpdir(), 'meshform-bench-live-'));
-  must(meshform(dir, 'init', '--kubeconfig', paths.kubeconfig, ...clusters.flatMap((c) => ['--context', c]), '--name', 'bench', '--out', '.'), 'init');
+  must(meshform(dir, 'init', '--kubeconfig', paths.kubeconfig, ...clusters.flatMap((c) => ['--context', c]), '--name', 'bench', '--out', '.', '--certificates', 'provided'), 'init');
   must(meshform(dir, 'ca', 'init', '--spec', 'mesh.yaml'), 'ca init');
   const a = must(meshform(dir, 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '15m'), 'first apply');
   const w = must(meshform(dir, 'status', 'mesh.yaml', '--wait', '--timeout', '15m'), 'status --wait');

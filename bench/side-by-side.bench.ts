@@ -119,7 +119,7 @@ async function meshformSide(): Promise<Side> {
   const dir = mkdtempSync(join(tmpdir(), 'meshform-bench-sbs-'));
   const step = (what: string, ...args: string[]): [string, number] => [what, must(meshform(dir, ...args), `meshform ${what}`).ms];
   const toMesh: Side['toMesh'] = [
-    step('init', 'init', '--kubeconfig', paths.kubeconfig, ...CLUSTERS.flatMap((c) => ['--context', c]), '--name', 'sbs', '--out', '.'),
+    step('init', 'init', '--kubeconfig', paths.kubeconfig, ...CLUSTERS.flatMap((c) => ['--context', c]), '--name', 'sbs', '--out', '.', '--certificates', 'provided'),
     step('ca init', 'ca', 'init', '--spec', 'mesh.yaml'),
     step('apply (both clusters, incl. the helm-controller and rollout waits)', 'apply', 'mesh.yaml', '--out', 'out', '--timeout', '10m'),
     step('status --wait', 'status', 'mesh.yaml', '--wait', '--timeout', '10m'),

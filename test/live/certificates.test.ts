@@ -38,7 +38,7 @@ describe('certificates on the lab: expiry shown, renewal without a gap, CA rotat
   after(() => release?.());
 
   it('a mesh whose certificates were issued 345 days ago (validity 365): status and doctor show them due', () => {
-    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'certs', '--out', '.']);
+    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'certs', '--out', '.', '--certificates', 'provided']);
     ok(['ca', 'init', '--spec', 'mesh.yaml'], new Date(REAL_NOW.getTime() - 400 * DAY).toISOString());
     // validityDays 365 (Cilium 1.20's default), issued "then".
     const spec = join(dir, 'mesh.yaml');

@@ -93,7 +93,7 @@ describe('cilium-cli v0.18.4 on the lab (helm mode, --helm-release-name rke2-cil
     before(async () => {
       await Promise.all(CLUSTERS.map((c) => resetToRke2Install(c)));
       for (const args of [
-        ['init', '--kubeconfig', paths.kubeconfig, ...CLUSTERS.flatMap((c) => ['--context', c]), '--name', 'clicompare', '--out', '.'],
+        ['init', '--kubeconfig', paths.kubeconfig, ...CLUSTERS.flatMap((c) => ['--context', c]), '--name', 'clicompare', '--out', '.', '--certificates', 'provided'],
         ['ca', 'init', '--spec', 'mesh.yaml'],
         ['apply', 'mesh.yaml', '--out', 'out', '--timeout', '4m'],
         ['status', 'mesh.yaml', '--wait', '--timeout', '4m'],

@@ -32,7 +32,7 @@ describe('the CLI on the lab: init → ca init → render → apply → status -
   after(() => release?.());
 
   it('init writes mesh.yaml and the values files from the live clusters', () => {
-    const r = run(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'lab', '--out', '.']);
+    const r = run(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'lab', '--out', '.', '--certificates', 'provided']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const text = readFileSync(spec, 'utf8');
     assert.match(text, /name: mesh01/);
@@ -84,7 +84,7 @@ describe('the CLI on the lab: init → ca init → render → apply → status -
   it('a different CA on one cluster: doctor names the x509 cause; re-applying the right CA heals it', async () => {
     // A copy of the spec whose CA is another one, applied to mesh02 only.
     const other = join(dir, 'other');
-    assert.equal(run(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'lab', '--out', 'other']).code, 0);
+    assert.equal(run(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'lab', '--out', 'other', '--certificates', 'provided']).code, 0);
     assert.equal(run(['ca', 'init', '--spec', join(other, 'mesh.yaml')]).code, 0);
     const bad = run(['apply', join(other, 'mesh.yaml'), '--out', join(other, 'out'), '--only', 'mesh02', '--timeout', '4m']);
     assert.equal(bad.code, 0, bad.stdout + bad.stderr);

@@ -109,7 +109,7 @@ describe('faults on the lab, through the CLI: doctor names each cause, apply hea
   before(async () => {
     release = await holdLab('test/live/faults');
     requireLab(2);
-    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'faults', '--out', '.']);
+    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'faults', '--out', '.', '--certificates', 'provided']);
     ok(['ca', 'init', '--spec', 'mesh.yaml']);
     // Setup: whatever earlier suites left on the lab, this mesh is made meshform's own.
     heal('--force');

@@ -36,7 +36,7 @@ describe('identity and release on the lab, through the CLI', { concurrency: 1 },
   before(async () => {
     release = await holdLab('test/live/identity');
     requireLab(2);
-    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'identity', '--out', '.']);
+    ok(['init', '--kubeconfig', paths.kubeconfig, '--context', 'mesh01', '--context', 'mesh02', '--name', 'identity', '--out', '.', '--certificates', 'provided']);
     ok(['ca', 'init', '--spec', 'mesh.yaml']);
   });
   after(() => release?.());

@@ -101,7 +101,7 @@ describe('live operations on the lab', { concurrency: 1 }, () => {
 
   it('init writes a spec from the live clusters: next free IDs, worker IPs, CIDRs, values files', async () => {
     const { facts } = await discoverAll(clusters.map((c) => ({ name: c.name, client: client(c.name) })));
-    const r = initSpecFromFacts(clusters.map((c) => ({ fallbackName: c.name, context: c.name, facts: facts.clusters[c.name] ?? {} })), { meshName: 'lab' });
+    const r = initSpecFromFacts(clusters.map((c) => ({ fallbackName: c.name, context: c.name, facts: facts.clusters[c.name] ?? {} })), { meshName: 'lab', certificates: 'provided' });
     const spec = YAML.parse(r.meshYaml) as { clusters: { name: string; id: number; endpoint: { ips: string[] }; podCIDR: string }[] };
     assert.equal(new Set(spec.clusters.map((c) => c.id)).size, clusters.length);
     for (const [i, c] of clusters.entries()) {
