@@ -51,11 +51,24 @@ export async function helmRevision(cluster: string): Promise<number> {
   return Math.max(0, ...[...names.matchAll(/\.v(\d+)$/gm)].map((m) => Number(m[1])));
 }
 
-/** Waits until RKE2's helm-controller installed a revision after `before`; fails after `timeoutMs`. */
+/** The newest revision of the rke2-cilium release that helm finished (status deployed); 0 when none. */
+export async function deployedHelmRevision(cluster: string): Promise<number> {
+  const names = await kubectl(cluster, ['get', 'secret', '-n', 'kube-system', '-l', 'owner=helm,name=rke2-cilium,status=deployed', '-o', 'name']);
+  return Math.max(0, ...[...names.matchAll(/\.v(\d+)$/gm)].map((m) => Number(m[1])));
+}
+
+/**
+ * Waits until RKE2's helm-controller installed a revision after `before` and helm finished it
+ * (status deployed: helm writes the revision as pending-upgrade before it creates the release's
+ * objects, so a revision alone does not mean the Deployments exist yet); fails after `timeoutMs`.
+ */
 export async function waitHelmRevision(cluster: string, before: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await helmRevision(cluster)) <= before) {
-    if (Date.now() >= deadline) throw new Error(`${cluster}: the helm-controller installed no new revision after ${before} within ${timeoutMs / 1000} s`);
+  while ((await deployedHelmRevision(cluster)) <= before) {
+    if (Date.now() >= deadline) {
+      const all = await kubectl(cluster, ['get', 'secret', '-n', 'kube-system', '-l', 'owner=helm,name=rke2-cilium', '-o', 'jsonpath={range .items[*]}{.metadata.labels.version}={.metadata.labels.status} {end}']);
+      throw new Error(`${cluster}: the helm-controller deployed no new revision after ${before} within ${timeoutMs / 1000} s (revisions: ${all.trim() || 'none'})`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }
